@@ -1,0 +1,12 @@
+# Warnings and sanitizers shared by every dwcp target.
+add_library(dwcp_build_options INTERFACE)
+target_compile_options(dwcp_build_options INTERFACE -Wall -Wextra -Werror)
+
+if(DWCP_SANITIZE)
+  set(_dwcp_san_flags -fsanitize=${DWCP_SANITIZE} -fno-omit-frame-pointer)
+  if(DWCP_SANITIZE MATCHES "undefined")
+    list(APPEND _dwcp_san_flags -fno-sanitize-recover=all)
+  endif()
+  target_compile_options(dwcp_build_options INTERFACE ${_dwcp_san_flags})
+  target_link_options(dwcp_build_options INTERFACE ${_dwcp_san_flags})
+endif()
