@@ -25,7 +25,7 @@ AffinityResult<void> set_affinity(pthread_t thread, const CpuSet& cpus, const To
   }
   if (auto valid = topology.validate(cpus); !valid) return valid;
 
-  const auto ncpus = static_cast<std::size_t>(*cpus.last()) + 1;
+  const auto ncpus = static_cast<std::size_t>(cpus.last().value_or(0)) + 1;
   CpuMask mask(CPU_ALLOC(ncpus));
   if (!mask) return std::unexpected(make_system_error("CPU_ALLOC", ENOMEM));
   const std::size_t bytes = CPU_ALLOC_SIZE(ncpus);

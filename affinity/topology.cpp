@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // sysfs attributes are at most a page; anything longer is not one of ours.
-constexpr std::size_t kMaxAttributeBytes = 64 * 1024;
+constexpr std::size_t kMaxAttributeBytes = std::size_t{64} * 1024;
 constexpr int kMaxNodeId = 1 << 20;
 
 // Reads a whole small file. Returns the errno of a failed open/read as the error value so

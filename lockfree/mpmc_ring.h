@@ -41,7 +41,7 @@ class MpmcRing {
   explicit MpmcRing(std::size_t min_capacity)
       : mask_(round_up_capacity(min_capacity) - 1),
         slots_(static_cast<Slot*>(
-            ::operator new(sizeof(Slot) * (mask_ + 1), std::align_val_t{kFalseSharingRange}))) {
+            ::operator new (sizeof(Slot) * (mask_ + 1), std::align_val_t{kFalseSharingRange}))) {
     static_assert(offsetof(MpmcRing, enqueue_pos_) - offsetof(MpmcRing, mask_) >=
                   kFalseSharingRange);
     static_assert(offsetof(MpmcRing, dequeue_pos_) - offsetof(MpmcRing, enqueue_pos_) >=
@@ -62,7 +62,7 @@ class MpmcRing {
       slot(pos).element()->~T();
     }
     for (std::size_t i = 0; i <= mask_; ++i) slots_[i].~Slot();
-    ::operator delete(slots_, std::align_val_t{kFalseSharingRange});
+    ::operator delete (slots_, std::align_val_t{kFalseSharingRange});
   }
 
   // Constructs an element in place. Returns false (and constructs nothing) if the ring is
@@ -98,8 +98,7 @@ class MpmcRing {
     }
   }
 
-  [[nodiscard]] bool try_push(const T& value) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
+  [[nodiscard]] bool try_push(const T& value) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     return try_emplace(value);
   }
   [[nodiscard]] bool try_push(T&& value) noexcept(std::is_nothrow_move_constructible_v<T>) {
@@ -107,8 +106,8 @@ class MpmcRing {
   }
 
   // Moves the oldest element into `out`. Returns false if the ring is empty.
-  [[nodiscard]] bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable_v<T> &&
-                                              std::is_nothrow_destructible_v<T>) {
+  [[nodiscard]] bool try_pop(T& out) noexcept(
+      std::is_nothrow_move_assignable_v<T>&& std::is_nothrow_destructible_v<T>) {
     std::uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
     for (;;) {
       Slot& s = slot(pos);
@@ -158,8 +157,8 @@ class MpmcRing {
   // Calls handler(T&&) for up to `limit` elements, claiming their slots with one CAS.
   // Returns how many were handled. The handler must not throw.
   template <typename Handler>
-  std::size_t drain(Handler&& handler, std::size_t limit) noexcept(
-      std::is_nothrow_invocable_v<Handler&, T&&>) {
+  std::size_t drain(Handler&& handler,
+                    std::size_t limit) noexcept(std::is_nothrow_invocable_v<Handler&, T&&>) {
     if (limit == 0) return 0;
     std::uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
     for (;;) {
@@ -184,11 +183,11 @@ class MpmcRing {
 
   // Moves up to `count` elements into out[0..); returns how many.
   [[nodiscard]] std::size_t pop_n(T* out, std::size_t count) noexcept(
-      std::is_nothrow_move_assignable_v<T> && std::is_nothrow_destructible_v<T>) {
+      std::is_nothrow_move_assignable_v<T>&& std::is_nothrow_destructible_v<T>) {
     std::size_t i = 0;
-    return drain([&](T&& v) noexcept(std::is_nothrow_move_assignable_v<T>) {
-      out[i++] = std::move(v);
-    }, count);
+    return drain(
+        [&](T&& v) noexcept(std::is_nothrow_move_assignable_v<T>) { out[i++] = std::move(v); },
+        count);
   }
 
   // Racy: exact only when no operation is running.
@@ -201,6 +200,7 @@ class MpmcRing {
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
 
  private:
+  // NOLINTNEXTLINE(*-member-init): `bytes` is raw storage, constructed into on push.
   struct Slot {
     std::atomic<std::uint64_t> sequence;
     alignas(T) std::byte bytes[sizeof(T)];
@@ -219,8 +219,7 @@ class MpmcRing {
   std::size_t ready_run(std::uint64_t pos, std::size_t limit, std::uint64_t turn) const noexcept {
     if (limit > mask_ + 1) limit = mask_ + 1;
     std::size_t n = 0;
-    while (n < limit &&
-           slot(pos + n).sequence.load(std::memory_order_acquire) == pos + n + turn) {
+    while (n < limit && slot(pos + n).sequence.load(std::memory_order_acquire) == pos + n + turn) {
       ++n;
     }
     return n;
@@ -241,7 +240,7 @@ class MpmcRing {
 
   // Claimed by consumers.
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> dequeue_pos_{0};
-  char padding_[kFalseSharingRange - sizeof(std::atomic<std::uint64_t>)];
+  char padding_[kFalseSharingRange - sizeof(std::atomic<std::uint64_t>)] = {};
 };
 
 }  // namespace dwcp::lockfree

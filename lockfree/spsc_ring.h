@@ -33,7 +33,7 @@ class SpscRing {
   explicit SpscRing(std::size_t min_capacity)
       : mask_(round_up_capacity(min_capacity) - 1),
         slots_(static_cast<Slot*>(
-            ::operator new(sizeof(Slot) * (mask_ + 1), std::align_val_t{kFalseSharingRange}))) {
+            ::operator new (sizeof(Slot) * (mask_ + 1), std::align_val_t{kFalseSharingRange}))) {
     static_assert(offsetof(SpscRing, tail_) - offsetof(SpscRing, mask_) >= kFalseSharingRange);
     static_assert(offsetof(SpscRing, head_) - offsetof(SpscRing, tail_) >= kFalseSharingRange);
   }
@@ -47,7 +47,7 @@ class SpscRing {
     for (std::uint64_t i = head_.load(std::memory_order_relaxed); i != tail; ++i) {
       slot(i)->~T();
     }
-    ::operator delete(slots_, std::align_val_t{kFalseSharingRange});
+    ::operator delete (slots_, std::align_val_t{kFalseSharingRange});
   }
 
   // Producer. Constructs an element in place. Returns false (and constructs nothing) if
@@ -67,8 +67,7 @@ class SpscRing {
     return true;
   }
 
-  [[nodiscard]] bool try_push(const T& value) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
+  [[nodiscard]] bool try_push(const T& value) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     return try_emplace(value);
   }
   [[nodiscard]] bool try_push(T&& value) noexcept(std::is_nothrow_move_constructible_v<T>) {
@@ -94,8 +93,8 @@ class SpscRing {
   }
 
   // Consumer. Moves the oldest element into `out`. Returns false if the ring is empty.
-  [[nodiscard]] bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable_v<T> &&
-                                              std::is_nothrow_destructible_v<T>) {
+  [[nodiscard]] bool try_pop(T& out) noexcept(
+      std::is_nothrow_move_assignable_v<T>&& std::is_nothrow_destructible_v<T>) {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
     if (head == tail_cache_) {
       tail_cache_ = tail_.load(std::memory_order_acquire);
@@ -113,8 +112,8 @@ class SpscRing {
   // their slots with one publish. Returns how many were handled. The handler must not
   // throw and must not pop from this ring.
   template <typename Handler>
-  std::size_t drain(Handler&& handler, std::size_t limit) noexcept(
-      std::is_nothrow_invocable_v<Handler&, T&&>) {
+  std::size_t drain(Handler&& handler,
+                    std::size_t limit) noexcept(std::is_nothrow_invocable_v<Handler&, T&&>) {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
     std::size_t available = tail_cache_ - head;
     if (available < limit) {
@@ -133,10 +132,11 @@ class SpscRing {
 
   // Consumer. Moves up to `count` elements into out[0..); returns how many.
   [[nodiscard]] std::size_t pop_n(T* out, std::size_t count) noexcept(
-      std::is_nothrow_move_assignable_v<T> && std::is_nothrow_destructible_v<T>) {
+      std::is_nothrow_move_assignable_v<T>&& std::is_nothrow_destructible_v<T>) {
     std::size_t i = 0;
-    return drain([&](T&& v) noexcept(std::is_nothrow_move_assignable_v<T>) { out[i++] = std::move(v); },
-                 count);
+    return drain(
+        [&](T&& v) noexcept(std::is_nothrow_move_assignable_v<T>) { out[i++] = std::move(v); },
+        count);
   }
 
   // Racy: exact only when neither side is running.
@@ -155,7 +155,7 @@ class SpscRing {
   }
 
   struct Slot {
-    alignas(T) std::byte bytes[sizeof(T)];
+    alignas(T) std::byte bytes[sizeof(T)];  // NOLINT(*-member-init): raw storage for a T
   };
   T* slot(std::uint64_t index) const noexcept {
     return std::launder(reinterpret_cast<T*>(slots_[index & mask_].bytes));
@@ -174,7 +174,8 @@ class SpscRing {
   std::uint64_t tail_cache_ = 0;
 
   // Keeps whatever follows the ring off the consumer's line.
-  char padding_[kFalseSharingRange - sizeof(std::atomic<std::uint64_t>) - sizeof(std::uint64_t)];
+  char padding_[kFalseSharingRange - sizeof(std::atomic<std::uint64_t>) - sizeof(std::uint64_t)] =
+      {};
 };
 
 }  // namespace dwcp::lockfree

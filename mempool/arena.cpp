@@ -16,7 +16,9 @@ namespace {
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
-std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+std::size_t round_up(std::size_t n, std::size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 // madvise(MADV_HUGEPAGE) succeeds even when THP is switched off, so ask sysfs.
 bool transparent_huge_pages_enabled() {
@@ -28,9 +30,9 @@ bool transparent_huge_pages_enabled() {
 PoolResult<int> resolve_node(int requested) {
   if (numa_available() < 0) {
     if (requested > 0) {
-      return std::unexpected(PoolError{PoolErrc::no_such_node,
-                                       "node " + std::to_string(requested) +
-                                           " requested but the kernel has no NUMA support"});
+      return std::unexpected(PoolError{
+          PoolErrc::no_such_node,
+          "node " + std::to_string(requested) + " requested but the kernel has no NUMA support"});
     }
     return 0;
   }
@@ -65,9 +67,12 @@ std::byte* map_aligned(std::size_t size) {
 
 std::string_view to_string(PageBacking backing) noexcept {
   switch (backing) {
-    case PageBacking::explicit_huge_pages: return "explicit huge pages";
-    case PageBacking::transparent_huge_pages: return "transparent huge pages";
-    case PageBacking::normal_pages: return "normal pages";
+    case PageBacking::explicit_huge_pages:
+      return "explicit huge pages";
+    case PageBacking::transparent_huge_pages:
+      return "transparent huge pages";
+    case PageBacking::normal_pages:
+      return "normal pages";
   }
   return "unknown";
 }
@@ -82,13 +87,15 @@ PoolResult<Arena> Arena::map(std::size_t bytes, const ArenaOptions& options) {
   PageBacking backing = PageBacking::normal_pages;
   if (options.huge_pages == HugePages::prefer) {
     size = round_up(bytes, kHugePage);
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+                   -1, 0);
     if (p != MAP_FAILED) {
       data = static_cast<std::byte*>(p);
       backing = PageBacking::explicit_huge_pages;
-    } else if ((data = map_aligned(size)) != nullptr) {
-      if (madvise(data, size, MADV_HUGEPAGE) == 0 && transparent_huge_pages_enabled()) {
+    } else {
+      data = map_aligned(size);
+      if (data != nullptr && madvise(data, size, MADV_HUGEPAGE) == 0 &&
+          transparent_huge_pages_enabled()) {
         backing = PageBacking::transparent_huge_pages;
       }
     }
@@ -98,9 +105,9 @@ PoolResult<Arena> Arena::map(std::size_t bytes, const ArenaOptions& options) {
     if (p != MAP_FAILED) data = static_cast<std::byte*>(p);
   }
   if (data == nullptr) {
-    return std::unexpected(PoolError{PoolErrc::out_of_memory,
-                                     "mmap of " + std::to_string(size) +
-                                         " bytes failed: " + std::strerror(errno)});
+    return std::unexpected(
+        PoolError{PoolErrc::out_of_memory,
+                  "mmap of " + std::to_string(size) + " bytes failed: " + std::strerror(errno)});
   }
 
   // Bind before the first touch: the first write decides where a page lives.

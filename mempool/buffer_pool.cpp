@@ -15,7 +15,9 @@ constexpr std::size_t kBufferAlign = 64;
 constexpr std::size_t kRegionAlign = 4096;
 constexpr std::uint32_t kMaxBuffersPerClass = std::uint32_t{1} << 31;
 
-std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+std::size_t round_up(std::size_t n, std::size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 PoolResult<void> validate(const PoolConfig& config) {
   auto invalid = [](std::string detail) {
@@ -54,8 +56,7 @@ PoolResult<std::unique_ptr<BufferPool>> BufferPool::create(const PoolConfig& con
     const SizeClassConfig& c = config.classes[i];
     const std::size_t size = round_up(c.buffer_size, kBufferAlign);
     pool->classes_.push_back(std::make_unique<detail::SizeClass>(
-        *pool, static_cast<std::uint32_t>(i), region, size, c.buffer_count,
-        c.thread_cache_size));
+        *pool, static_cast<std::uint32_t>(i), region, size, c.buffer_count, c.thread_cache_size));
     region += round_up(size * c.buffer_count, kRegionAlign);
   }
   return pool;
@@ -127,10 +128,9 @@ PoolResult<BufferHandle> BufferPool::from_raw(std::byte* data) noexcept {
     if (header == nullptr) continue;
     if (header->refs.load(std::memory_order_acquire) == 0) {
       c->shared_counters().double_frees.fetch_add(1, std::memory_order_relaxed);
-      return std::unexpected(
-          PoolError{PoolErrc::double_free, "buffer " + std::to_string(header->index) +
-                                               " of size class " +
-                                               std::to_string(c->class_index()) + " is free"});
+      return std::unexpected(PoolError{
+          PoolErrc::double_free, "buffer " + std::to_string(header->index) + " of size class " +
+                                     std::to_string(c->class_index()) + " is free"});
     }
     return BufferHandle(header);
   }

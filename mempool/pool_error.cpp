@@ -4,11 +4,16 @@ namespace dwcp::mempool {
 
 std::string_view to_string(PoolErrc code) noexcept {
   switch (code) {
-    case PoolErrc::invalid_config: return "invalid pool configuration";
-    case PoolErrc::out_of_memory: return "out of memory";
-    case PoolErrc::no_such_node: return "no such NUMA node";
-    case PoolErrc::foreign_buffer: return "foreign buffer";
-    case PoolErrc::double_free: return "double free";
+    case PoolErrc::invalid_config:
+      return "invalid pool configuration";
+    case PoolErrc::out_of_memory:
+      return "out of memory";
+    case PoolErrc::no_such_node:
+      return "no such NUMA node";
+    case PoolErrc::foreign_buffer:
+      return "foreign buffer";
+    case PoolErrc::double_free:
+      return "double free";
   }
   return "unknown pool error";
 }

@@ -33,8 +33,8 @@ inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noex
 
 class SizeClass {
  public:
-  SizeClass(BufferPool& pool, std::uint32_t class_index, std::byte* region,
-            std::size_t buffer_size, std::uint32_t buffer_count, std::uint32_t thread_cache_size);
+  SizeClass(BufferPool& pool, std::uint32_t class_index, std::byte* region, std::size_t buffer_size,
+            std::uint32_t buffer_count, std::uint32_t thread_cache_size);
 
   BufferPool& pool() const noexcept { return pool_; }
   std::uint32_t class_index() const noexcept { return class_index_; }

@@ -8,6 +8,9 @@
 #include <set>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace dwcp::mempool;
 
 namespace {
@@ -146,6 +149,32 @@ TEST_CASE("a raw reference round-trips through into_raw and from_raw") {
   REQUIRE_FALSE(twice.has_value());
   CHECK(twice.error().code == PoolErrc::double_free);
   CHECK(pool->stats().classes[0].double_frees == 1);
+}
+
+TEST_CASE("dropping a reference taken back twice is caught as a double free") {
+  // Runs in a child: debug builds abort on the spot, release builds count and go on.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto pool = BufferPool::create(small_config(1, 1));
+    if (!pool) _exit(10);
+    std::byte* raw = (*pool)->try_allocate(1).into_raw();
+    auto first = (*pool)->from_raw(raw);
+    auto second = (*pool)->from_raw(raw);  // succeeds: the buffer is still held once
+    if (!first || !second) _exit(11);
+    first->reset();
+    second->reset();
+    _exit((*pool)->stats().classes[0].double_frees == 1 ? 0 : 12);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+#ifdef NDEBUG
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+#else
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+#endif
 }
 
 TEST_CASE("from_raw refuses pointers that are not this pool's buffers") {
