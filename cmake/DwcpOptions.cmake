@@ -10,3 +10,8 @@ if(DWCP_SANITIZE)
   target_compile_options(dwcp_build_options INTERFACE ${_dwcp_san_flags})
   target_link_options(dwcp_build_options INTERFACE ${_dwcp_san_flags})
 endif()
+
+# libFuzzer needs coverage instrumentation in the libraries, not only in the targets.
+if(DWCP_BUILD_FUZZ AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  target_compile_options(dwcp_build_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
