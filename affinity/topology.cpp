@@ -172,7 +172,7 @@ AffinityResult<std::optional<int>> Topology::interface_numa_node(std::string_vie
   if (!is_safe_interface_name(ifname)) {
     return std::unexpected(
         AffinityError{AffinityErrc::no_such_interface,
-                      "\"" + std::string(ifname) + "\" is not a valid interface name"});
+                      std::string("\"").append(ifname).append("\" is not a valid interface name")});
   }
   const fs::path iface = root_ / "class/net" / std::string(ifname);
   std::error_code ec;

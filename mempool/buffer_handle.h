@@ -23,8 +23,10 @@ struct alignas(64) BufferHeader {
   std::uint32_t index = 0;
   std::uint32_t capacity = 0;
   std::uint32_t length = 0;
+  std::uint32_t class_index = 0;
   std::byte* data = nullptr;
   SizeClass* owner = nullptr;
+  BufferPool* pool = nullptr;  // == &owner->pool(), kept here to save a load on release
 };
 
 // Drops one reference; the last one returns the buffer to its pool.

@@ -24,6 +24,9 @@ PoolResult<void> validate(const PoolConfig& config) {
     return std::unexpected(PoolError{PoolErrc::invalid_config, std::move(detail)});
   };
   if (config.classes.empty()) return invalid("no size classes");
+  if (config.classes.size() > kMaxSizeClasses) {
+    return invalid("more than " + std::to_string(kMaxSizeClasses) + " size classes");
+  }
   for (std::size_t i = 0; i < config.classes.size(); ++i) {
     const SizeClassConfig& c = config.classes[i];
     const std::string name = "size class " + std::to_string(i);
@@ -57,6 +60,9 @@ PoolResult<std::unique_ptr<BufferPool>> BufferPool::create(const PoolConfig& con
     const std::size_t size = round_up(c.buffer_size, kBufferAlign);
     pool->classes_.push_back(std::make_unique<detail::SizeClass>(
         *pool, static_cast<std::uint32_t>(i), region, size, c.buffer_count, c.thread_cache_size));
+    pool->class_sizes_[i] = size;
+    pool->class_ptrs_[i] = pool->classes_.back().get();
+    pool->class_count_ = i + 1;
     region += round_up(size * c.buffer_count, kRegionAlign);
   }
   return pool;
@@ -89,37 +95,50 @@ BufferPool::~BufferPool() {
 }
 
 std::optional<std::size_t> BufferPool::class_for(std::size_t size) const noexcept {
-  for (std::size_t i = 0; i < classes_.size(); ++i) {
-    if (classes_[i]->buffer_size() >= size) return i;
+  for (std::size_t i = 0; i < class_count_; ++i) {
+    if (class_sizes_[i] >= size) return i;
   }
   return std::nullopt;
 }
 
 std::size_t BufferPool::buffer_size(std::size_t class_index) const noexcept {
-  return classes_[class_index]->buffer_size();
+  return class_sizes_[class_index];
 }
 
 BufferHandle BufferPool::try_allocate(std::size_t min_size) noexcept {
-  for (std::size_t i = 0; i < classes_.size(); ++i) {
-    if (classes_[i]->buffer_size() >= min_size) return try_allocate_class(i);
+  for (std::size_t i = 0; i < class_count_; ++i) {
+    if (class_sizes_[i] < min_size) continue;
+    ThreadCache* cache = ThreadCache::of_this_thread(*this);
+    if (detail::BufferHeader* header = cache != nullptr ? cache->try_take(i) : nullptr) {
+      return BufferHandle(detail::SizeClass::hand_out(header));
+    }
+    return allocate_slow(i, cache);
   }
-  classes_.back()->shared_counters().misses.fetch_add(1, std::memory_order_relaxed);
+  class_ptrs_[class_count_ - 1]->shared_counters().misses.fetch_add(1, std::memory_order_relaxed);
   return {};
 }
 
 BufferHandle BufferPool::try_allocate_class(std::size_t class_index) noexcept {
-  detail::SizeClass& sc = *classes_[class_index];
+  ThreadCache* cache = ThreadCache::of_this_thread(*this);
+  if (detail::BufferHeader* header = cache != nullptr ? cache->try_take(class_index) : nullptr) {
+    return BufferHandle(detail::SizeClass::hand_out(header));
+  }
+  return allocate_slow(class_index, cache);
+}
+
+BufferHandle BufferPool::allocate_slow(std::size_t class_index, ThreadCache* cache) noexcept {
+  detail::SizeClass& sc = *class_ptrs_[class_index];
+  if (cache != nullptr && sc.thread_cache_size() != 0) {
+    detail::BufferHeader* header = cache->refill_and_take(class_index);
+    return header != nullptr ? BufferHandle(detail::SizeClass::hand_out(header)) : BufferHandle();
+  }
   std::uint32_t index = 0;
-  ThreadCache* cache = sc.thread_cache_size() != 0 ? ThreadCache::of_this_thread(*this) : nullptr;
-  if (cache != nullptr) {
-    if (!cache->take(class_index, index)) return {};
-  } else if (sc.pop_shared(&index, 1) == 1) {
-    sc.shared_counters().allocations.fetch_add(1, std::memory_order_relaxed);
-  } else {
+  if (sc.pop_shared(&index, 1) != 1) {
     sc.shared_counters().misses.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
-  return BufferHandle(sc.hand_out(index));
+  sc.shared_counters().allocations.fetch_add(1, std::memory_order_relaxed);
+  return BufferHandle(detail::SizeClass::hand_out(sc.header(index)));
 }
 
 PoolResult<BufferHandle> BufferPool::from_raw(std::byte* data) noexcept {

@@ -22,6 +22,8 @@ namespace dwcp::mempool {
 
 class ThreadCache;
 
+inline constexpr std::size_t kMaxSizeClasses = 8;
+
 struct SizeClassConfig {
   std::size_t buffer_size = 0;     // bytes per buffer; rounded up to 64
   std::uint32_t buffer_count = 0;  // buffers in this class
@@ -31,7 +33,8 @@ struct SizeClassConfig {
 };
 
 struct PoolConfig {
-  // Ordered by strictly increasing buffer_size. Default: packets and GSO super-buffers.
+  // 1 to kMaxSizeClasses classes, ordered by strictly increasing buffer_size.
+  // Default: packets and GSO super-buffers.
   std::vector<SizeClassConfig> classes = {{2048, 4096, 256}, {65536, 256, 16}};
   ArenaOptions arena = {};
 };
@@ -86,7 +89,7 @@ class BufferPool {
   // this pool's buffers, double_free if that buffer is free.
   [[nodiscard]] PoolResult<BufferHandle> from_raw(std::byte* data) noexcept;
 
-  [[nodiscard]] std::size_t class_count() const noexcept { return classes_.size(); }
+  [[nodiscard]] std::size_t class_count() const noexcept { return class_count_; }
   // Index of the smallest class holding `size` bytes, if any.
   [[nodiscard]] std::optional<std::size_t> class_for(std::size_t size) const noexcept;
   [[nodiscard]] std::size_t buffer_size(std::size_t class_index) const noexcept;
@@ -100,11 +103,18 @@ class BufferPool {
   friend class detail::SizeClass;
   explicit BufferPool(Arena arena);
 
+  // Allocation through the shared ring, or refilling the thread's cache from it.
+  [[gnu::noinline]] BufferHandle allocate_slow(std::size_t class_index,
+                                               ThreadCache* cache) noexcept;
   void register_cache(ThreadCache* cache);
   void unregister_cache(ThreadCache* cache) noexcept;
 
   Arena arena_;
   std::vector<std::unique_ptr<detail::SizeClass>> classes_;
+  // Copies for the allocation path, which should not chase pointers to find a class.
+  std::size_t class_count_ = 0;
+  std::size_t class_sizes_[kMaxSizeClasses] = {};
+  detail::SizeClass* class_ptrs_[kMaxSizeClasses] = {};
   mutable std::mutex caches_mutex_;
   std::vector<ThreadCache*> caches_;
   std::atomic<std::uint64_t> foreign_frees_{0};

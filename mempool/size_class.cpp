@@ -24,8 +24,10 @@ SizeClass::SizeClass(BufferPool& pool, std::uint32_t class_index, std::byte* reg
     BufferHeader& h = headers_[i];
     h.index = i;
     h.capacity = static_cast<std::uint32_t>(buffer_size);
+    h.class_index = class_index;
     h.data = region + std::size_t{i} * buffer_size;
     h.owner = this;
+    h.pool = &pool;
     // The ring holds every buffer, so this cannot fail.
     [[maybe_unused]] const bool pushed = free_ring_.try_push(i);
     assert(pushed);
@@ -59,36 +61,43 @@ void SizeClass::push_shared(std::uint32_t* indices, std::size_t count) noexcept 
   assert(pushed == count);
 }
 
-void SizeClass::give_back(BufferHeader* header) noexcept {
-  header->refs.store(0, std::memory_order_relaxed);
-  ThreadCache* cache = thread_cache_size_ != 0 ? ThreadCache::of_this_thread(pool_) : nullptr;
-  if (cache != nullptr) {
-    cache->give(class_index_, header->index);
-    return;
-  }
+void SizeClass::release_to_shared(BufferHeader* header) noexcept {
   counters_.releases.fetch_add(1, std::memory_order_relaxed);
   std::uint32_t index = header->index;
   push_shared(&index, 1);
 }
 
+namespace {
+
+// Not the sole owner: a locked decrement, and the double-free check. True when this was
+// the last reference.
+[[gnu::noinline]] bool drop_shared_reference(BufferHeader* header) noexcept {
+  const std::uint32_t refs = header->refs.fetch_sub(1, std::memory_order_acq_rel);
+  if (refs > 1) return false;
+  if (refs == 1) return true;
+  header->refs.store(0, std::memory_order_relaxed);
+  header->owner->shared_counters().double_frees.fetch_add(1, std::memory_order_relaxed);
+#ifndef NDEBUG
+  std::fprintf(stderr, "dwcp mempool: double free of buffer %u (size class %u)\n", header->index,
+               header->class_index);
+  std::abort();
+#endif
+  return false;
+}
+
+[[gnu::noinline]] void release_slow(BufferHeader* header, ThreadCache* cache) noexcept {
+  if (cache == nullptr || !cache->spill_and_give(*header)) header->owner->release_to_shared(header);
+}
+
+}  // namespace
+
 void release_reference(BufferHeader* header) noexcept {
   // Sole owner: nobody else can add a reference, so skip the locked decrement.
-  std::uint32_t refs = header->refs.load(std::memory_order_acquire);
-  if (refs != 1) {
-    refs = header->refs.fetch_sub(1, std::memory_order_acq_rel);
-    if (refs > 1) return;
-    if (refs == 0) {
-      header->refs.store(0, std::memory_order_relaxed);
-      header->owner->shared_counters().double_frees.fetch_add(1, std::memory_order_relaxed);
-#ifndef NDEBUG
-      std::fprintf(stderr, "dwcp mempool: double free of buffer %u (size class %u)\n",
-                   header->index, header->owner->class_index());
-      std::abort();
-#endif
-      return;
-    }
-  }
-  header->owner->give_back(header);
+  if (header->refs.load(std::memory_order_acquire) != 1 && !drop_shared_reference(header)) return;
+  header->refs.store(0, std::memory_order_relaxed);
+  ThreadCache* cache = ThreadCache::of_this_thread(*header->pool);
+  if (cache != nullptr && cache->try_give(*header)) return;
+  release_slow(header, cache);
 }
 
 }  // namespace dwcp::mempool::detail

@@ -48,8 +48,7 @@ class SizeClass {
   BufferHeader* header_of(const std::byte* data) const noexcept;
 
   // Marks a free buffer allocated (one reference, empty payload).
-  BufferHeader* hand_out(std::uint32_t index) const noexcept {
-    BufferHeader* h = header(index);
+  static BufferHeader* hand_out(BufferHeader* h) noexcept {
     h->refs.store(1, std::memory_order_relaxed);
     h->length = 0;
     return h;
@@ -59,9 +58,8 @@ class SizeClass {
   std::size_t pop_shared(std::uint32_t* out, std::size_t count) noexcept;
   void push_shared(std::uint32_t* indices, std::size_t count) noexcept;
 
-  // Gives a buffer whose last reference is gone back to this thread's cache, or to the
-  // shared ring if the thread has none for this pool.
-  void give_back(BufferHeader* header) noexcept;
+  // Returns a buffer whose last reference is gone to the shared ring.
+  void release_to_shared(BufferHeader* header) noexcept;
 
   ClassCounters& shared_counters() noexcept { return counters_; }
   const ClassCounters& shared_counters() const noexcept { return counters_; }

@@ -1,15 +1,27 @@
 // A thread's private stock of free buffers in front of a BufferPool's shared rings.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
-#include <vector>
+#include <new>
 
+#include "lockfree/cache_line.h"
 #include "mempool/buffer_pool.h"
 #include "mempool/size_class.h"
 
 namespace dwcp::mempool {
+
+class ThreadCache;
+
+namespace detail {
+// Head of the calling thread's list of caches. constinit, so other translation units read
+// it directly instead of through a TLS wrapper call; initial-exec, so the read is one
+// %fs-relative load. Both matter on the allocate/release path.
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local ThreadCache* tl_thread_caches;
+}  // namespace detail
 
 // Create one on a thread that allocates or releases many buffers (an I/O thread, say):
 // while it lives, that thread's allocations and releases on `pool` go through it and
@@ -18,7 +30,10 @@ namespace dwcp::mempool {
 // Thread safety: owned by the thread that created it; it must be destroyed on that
 // thread, before the pool. stats() on the pool may read its counters from any thread.
 // One per pool per thread: a second one throws std::logic_error.
-class ThreadCache {
+//
+// Aligned and padded so that two threads' caches never share a cache line, wherever they
+// are allocated: a cache is written on every allocation and release.
+class alignas(lockfree::kFalseSharingRange) ThreadCache {
  public:
   explicit ThreadCache(BufferPool& pool);
   ThreadCache(const ThreadCache&) = delete;
@@ -31,12 +46,33 @@ class ThreadCache {
   [[nodiscard]] std::size_t cached(std::size_t class_index) const noexcept;
 
   // The calling thread's cache for `pool`, or nullptr.
-  [[nodiscard]] static ThreadCache* of_this_thread(const BufferPool& pool) noexcept;
+  [[nodiscard]] static ThreadCache* of_this_thread(const BufferPool& pool) noexcept {
+    for (ThreadCache* c = detail::tl_thread_caches; c != nullptr; c = c->next_) {
+      if (c->pool_ == &pool) return c;
+    }
+    return nullptr;
+  }
 
-  // Pool internals: one buffer index in and out, refilling or spilling half the cache
-  // through the shared ring. take() returns false when the class is exhausted.
-  [[nodiscard]] bool take(std::size_t class_index, std::uint32_t& index) noexcept;
-  void give(std::size_t class_index, std::uint32_t index) noexcept;
+  // Pool internals. The fast paths, inline and free of calls: a free buffer out of the
+  // cache (nullptr when it has none of that class) and into it (false when full).
+  [[nodiscard]] detail::BufferHeader* try_take(std::size_t class_index) noexcept {
+    Stock& s = stocks_[class_index];
+    if (s.count == 0) return nullptr;
+    detail::bump(s.counters.allocations);
+    return &s.headers[s.indices[--s.count]];
+  }
+  [[nodiscard]] bool try_give(const detail::BufferHeader& header) noexcept {
+    Stock& s = stocks_[header.class_index];
+    if (s.count == s.capacity) return false;
+    s.indices[s.count++] = header.index;
+    detail::bump(s.counters.releases);
+    return true;
+  }
+  // The slow paths, through the shared ring: refill half the cache, then take (nullptr
+  // when the class is exhausted); spill half, then give. Both refuse (nullptr, false) for a
+  // class without thread caching.
+  [[nodiscard]] detail::BufferHeader* refill_and_take(std::size_t class_index) noexcept;
+  [[nodiscard]] bool spill_and_give(const detail::BufferHeader& header) noexcept;
 
   [[nodiscard]] const detail::ClassCounters& counters(std::size_t class_index) const noexcept {
     return stocks_[class_index].counters;
@@ -46,17 +82,27 @@ class ThreadCache {
   }
 
  private:
+  // What take() and give() touch sits together, in the cache object itself: the hot path
+  // is a short chain of dependent loads, and each link costs a few cycles.
   struct Stock {
-    detail::SizeClass* size_class = nullptr;
-    std::unique_ptr<std::uint32_t[]> indices;
     std::uint32_t count = 0;
     std::uint32_t capacity = 0;
+    std::uint32_t* indices = nullptr;
+    detail::BufferHeader* headers = nullptr;
+    detail::SizeClass* size_class = nullptr;
     detail::ClassCounters counters;
   };
 
-  BufferPool& pool_;
-  std::unique_ptr<Stock[]> stocks_;
+  BufferPool* const pool_;
   ThreadCache* next_ = nullptr;  // this thread's list of caches, one per pool
+  std::size_t class_count_ = 0;
+  Stock stocks_[kMaxSizeClasses];
+  struct AlignedDelete {
+    void operator()(std::uint32_t* p) const noexcept {
+      ::operator delete (p, std::align_val_t{lockfree::kFalseSharingRange});
+    }
+  };
+  std::unique_ptr<std::uint32_t, AlignedDelete> index_storage_;
 };
 
 }  // namespace dwcp::mempool
