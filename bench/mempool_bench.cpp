@@ -142,10 +142,15 @@ void set_per_block(benchmark::State& state, std::chrono::steady_clock::duration 
 
 // Sources of blocks with one shape: allocate() returns an owner with data(), release()
 // frees it.
+// With a ThreadCache, allocation goes through it directly (what an I/O thread that owns
+// its cache does); without one, through the pool's shared ring.
 struct PoolSource {
   mp::BufferPool& pool;
+  mp::ThreadCache* cache = nullptr;
   using Block = mp::BufferHandle;
-  Block allocate() noexcept { return pool.try_allocate(kBlockSize); }
+  Block allocate() noexcept {
+    return cache != nullptr ? cache->try_allocate(kBlockSize) : pool.try_allocate(kBlockSize);
+  }
   static std::byte* data(Block& b) noexcept { return b.data(); }
   static bool ok(const Block& b) noexcept { return static_cast<bool>(b); }
   static void release(Block& b) noexcept { b.reset(); }
@@ -223,7 +228,7 @@ void bm_pool_pair(benchmark::State& state, Cache cache) {
   }
   std::optional<mp::ThreadCache> thread_cache;
   if (cache == Cache::per_thread) thread_cache.emplace(*pool);
-  run_pair(state, PoolSource{*pool});
+  run_pair(state, PoolSource{*pool, thread_cache ? &*thread_cache : nullptr});
 }
 
 void bm_pool_burst(benchmark::State& state, Cache cache) {
@@ -237,7 +242,7 @@ void bm_pool_burst(benchmark::State& state, Cache cache) {
   }
   std::optional<mp::ThreadCache> thread_cache;
   if (cache == Cache::per_thread) thread_cache.emplace(*pool);
-  run_burst(state, PoolSource{*pool});
+  run_burst(state, PoolSource{*pool, thread_cache ? &*thread_cache : nullptr});
 }
 
 void bm_malloc_pair(benchmark::State& state) {
@@ -384,7 +389,10 @@ void bm_malloc_cross(benchmark::State& state) {
 // A thread's view of the pool: its ThreadCache (if any) must live on that thread.
 struct PoolLocal {
   PoolLocal(mp::BufferPool& pool, Cache cache) : source{pool} {
-    if (cache == Cache::per_thread) thread_cache.emplace(pool);
+    if (cache == Cache::per_thread) {
+      thread_cache.emplace(pool);
+      source.cache = &*thread_cache;
+    }
   }
   PoolSource source;
   std::optional<mp::ThreadCache> thread_cache;

@@ -10,6 +10,7 @@
 namespace dwcp::mempool {
 
 class BufferPool;
+class ThreadCache;
 
 namespace detail {
 
@@ -108,6 +109,7 @@ class BufferHandle {
 
  private:
   friend class BufferPool;
+  friend class ThreadCache;
   explicit BufferHandle(detail::BufferHeader* header) noexcept : header_(header) {}
 
   detail::BufferHeader* header_ = nullptr;

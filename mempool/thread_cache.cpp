@@ -26,6 +26,7 @@ ThreadCache::ThreadCache(BufferPool& pool) : pool_(&pool), class_count_(pool.cla
     Stock& s = stocks_[c];
     s.size_class = pool.class_ptrs_[c];
     s.capacity = s.size_class->thread_cache_size();
+    s.buffer_size = s.size_class->buffer_size();
     s.headers = s.size_class->header(0);
     s.indices = next_indices;
     next_indices += s.capacity;

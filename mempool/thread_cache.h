@@ -41,6 +41,19 @@ class alignas(lockfree::kFalseSharingRange) ThreadCache {
   // Returns every cached buffer to the shared rings.
   ~ThreadCache();
 
+  // The same as pool.try_allocate(min_size) on this thread, without looking the cache up:
+  // the cheapest allocation there is. Must be called on the thread that owns the cache.
+  [[nodiscard]] BufferHandle try_allocate(std::size_t min_size) noexcept {
+    for (std::size_t i = 0; i < class_count_; ++i) {
+      if (stocks_[i].buffer_size < min_size) continue;
+      if (detail::BufferHeader* header = try_take(i)) {
+        return BufferHandle(detail::SizeClass::hand_out(header));
+      }
+      return pool_->allocate_slow(i, this);
+    }
+    return pool_->try_allocate(min_size);  // too large for every class: counted as a miss
+  }
+
   // Returns every cached buffer to the shared rings, so other threads can have them.
   void flush() noexcept;
   [[nodiscard]] std::size_t cached(std::size_t class_index) const noexcept;
@@ -87,6 +100,7 @@ class alignas(lockfree::kFalseSharingRange) ThreadCache {
   struct Stock {
     std::uint32_t count = 0;
     std::uint32_t capacity = 0;
+    std::size_t buffer_size = 0;
     std::uint32_t* indices = nullptr;
     detail::BufferHeader* headers = nullptr;
     detail::SizeClass* size_class = nullptr;

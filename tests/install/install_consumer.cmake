@@ -12,7 +12,7 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${DWCP_BUILD_DIR} --prefix ${prefix})
-foreach(header lockfree/spsc_ring.h mempool/buffer_pool.h affinity/cpu_set.h)
+foreach(header simd/xor_delta.h lockfree/spsc_ring.h mempool/buffer_pool.h affinity/cpu_set.h)
   if(NOT EXISTS ${prefix}/include/dwcp/${header})
     message(FATAL_ERROR "not installed: include/dwcp/${header}")
   endif()

@@ -55,6 +55,25 @@ TEST_CASE("a full thread cache spills half to the shared ring") {
   CHECK_FALSE(pool->try_allocate(1));
 }
 
+TEST_CASE("allocating through the cache picks the class and counts like the pool") {
+  PoolConfig config;
+  config.classes = {{2048, 8, 4}, {65536, 2, 0}};
+  auto pool = BufferPool::create(config);
+  REQUIRE(pool.has_value());
+  ThreadCache cache(**pool);
+  BufferHandle small = cache.try_allocate(100);
+  BufferHandle large = cache.try_allocate(3000);  // a class without thread caching
+  REQUIRE(small);
+  REQUIRE(large);
+  CHECK(small.capacity() == 2048);
+  CHECK(large.capacity() == 65536);
+  CHECK_FALSE(cache.try_allocate(70000));
+  const PoolStats stats = (*pool)->stats();
+  CHECK(stats.classes[0].allocations == 1);
+  CHECK(stats.classes[1].allocations == 1);
+  CHECK(stats.classes[1].misses == 1);
+}
+
 TEST_CASE("a second cache for the same pool on one thread is refused") {
   auto pool = make_pool(8, 4);
   auto other = make_pool(8, 4);
