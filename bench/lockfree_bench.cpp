@@ -39,12 +39,17 @@
 
 #include "affinity/cpu_set.h"
 #include "affinity/pinning.h"
+#include "bench/bench_support.h"
 #include "lockfree/mpmc_ring.h"
 #include "lockfree/spsc_ring.h"
 
 namespace {
 
-namespace aff = dwcp::affinity;
+using dwcp::bench::Backoff;
+using dwcp::bench::cpu_relax;
+using dwcp::bench::pin_to;
+using dwcp::bench::ScopedPin;
+
 namespace lf = dwcp::lockfree;
 
 // Every queue under test holds this many items (boost::lockfree::queue needs it at
@@ -54,39 +59,6 @@ constexpr std::size_t kBatch = 64;
 constexpr std::uint64_t kStopToken = ~std::uint64_t{0};
 constexpr int kProducerCpu = 0;
 constexpr int kConsumerCpu = 1;
-
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#endif
-}
-
-// Spin, then yield (two threads share a core in the 2P2C cases). wait() returns false once
-// the caller has made no progress for kStallLimit: a lost item then fails the case instead
-// of hanging it.
-class Backoff {
- public:
-  [[nodiscard]] bool wait() noexcept {
-    if (++spins_ < kSpinLimit) {
-      cpu_relax();
-      return true;
-    }
-    std::this_thread::yield();
-    const auto now = std::chrono::steady_clock::now();
-    if (spins_ == kSpinLimit) {
-      since_ = now;
-      return true;
-    }
-    return now - since_ < kStallLimit;
-  }
-  void reset() noexcept { spins_ = 0; }
-
- private:
-  static constexpr std::uint32_t kSpinLimit = 1024;
-  static constexpr auto kStallLimit = std::chrono::seconds(5);
-  std::uint32_t spins_ = 0;
-  std::chrono::steady_clock::time_point since_{};
-};
 
 // The first error of a case, from whichever thread saw it.
 class Failure {
@@ -108,33 +80,6 @@ class Failure {
   std::atomic<bool> failed_{false};
   mutable std::mutex mutex_;
   std::string message_;
-};
-
-std::optional<std::string> pin_to(int cpu) {
-  aff::CpuSet set;
-  set.add(cpu);
-  auto pinned = aff::pin_current_thread(set);
-  if (!pinned) return "cannot pin to CPU " + std::to_string(cpu) + ": " + to_string(pinned.error());
-  return std::nullopt;
-}
-
-// Pins the benchmark's thread to CPU 0 for one case and puts its affinity back afterwards.
-class ScopedPin {
- public:
-  explicit ScopedPin(int cpu) {
-    if (auto saved = aff::current_thread_affinity()) saved_ = std::move(*saved);
-    error_ = pin_to(cpu);
-  }
-  ScopedPin(const ScopedPin&) = delete;
-  ScopedPin& operator=(const ScopedPin&) = delete;
-  ~ScopedPin() {
-    if (saved_) (void)aff::pin_current_thread(*saved_);
-  }
-  [[nodiscard]] const std::optional<std::string>& error() const { return error_; }
-
- private:
-  std::optional<aff::CpuSet> saved_;
-  std::optional<std::string> error_;
 };
 
 // Helper threads, one per entry of `cpus`, each pinned to its CPU. Each round the main

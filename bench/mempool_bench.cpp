@@ -28,6 +28,7 @@
 
 #include "affinity/cpu_set.h"
 #include "affinity/pinning.h"
+#include "bench/bench_support.h"
 #include "lockfree/spsc_ring.h"
 #include "mempool/buffer_handle.h"
 #include "mempool/buffer_pool.h"
@@ -35,7 +36,11 @@
 
 namespace {
 
-namespace aff = dwcp::affinity;
+using dwcp::bench::Backoff;
+using dwcp::bench::cpu_relax;
+using dwcp::bench::pin_to;
+using dwcp::bench::ScopedPin;
+
 namespace lf = dwcp::lockfree;
 namespace mp = dwcp::mempool;
 
@@ -48,65 +53,6 @@ constexpr std::size_t kCrossRing = 4096;  // in flight at most; well under kPool
 constexpr std::size_t kDrainBatch = 64;
 constexpr int kAllocCpu = 0;
 constexpr int kFreeCpu = 1;
-
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#endif
-}
-
-// Spin, then yield; wait() turns false after kStallLimit without progress, so a lost
-// block fails the case instead of hanging it.
-class Backoff {
- public:
-  [[nodiscard]] bool wait() noexcept {
-    if (++spins_ < kSpinLimit) {
-      cpu_relax();
-      return true;
-    }
-    std::this_thread::yield();
-    const auto now = std::chrono::steady_clock::now();
-    if (spins_ == kSpinLimit) {
-      since_ = now;
-      return true;
-    }
-    return now - since_ < kStallLimit;
-  }
-  void reset() noexcept { spins_ = 0; }
-
- private:
-  static constexpr std::uint32_t kSpinLimit = 1024;
-  static constexpr auto kStallLimit = std::chrono::seconds(5);
-  std::uint32_t spins_ = 0;
-  std::chrono::steady_clock::time_point since_{};
-};
-
-std::optional<std::string> pin_to(int cpu) {
-  aff::CpuSet set;
-  set.add(cpu);
-  auto pinned = aff::pin_current_thread(set);
-  if (!pinned) return "cannot pin to CPU " + std::to_string(cpu) + ": " + to_string(pinned.error());
-  return std::nullopt;
-}
-
-// Pins the benchmark's thread for one case and puts its affinity back afterwards.
-class ScopedPin {
- public:
-  explicit ScopedPin(int cpu) {
-    if (auto saved = aff::current_thread_affinity()) saved_ = std::move(*saved);
-    error_ = pin_to(cpu);
-  }
-  ScopedPin(const ScopedPin&) = delete;
-  ScopedPin& operator=(const ScopedPin&) = delete;
-  ~ScopedPin() {
-    if (saved_) (void)aff::pin_current_thread(*saved_);
-  }
-  [[nodiscard]] const std::optional<std::string>& error() const { return error_; }
-
- private:
-  std::optional<aff::CpuSet> saved_;
-  std::optional<std::string> error_;
-};
 
 std::unique_ptr<mp::BufferPool> make_pool(std::string& error) {
   mp::PoolConfig config;

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "simd/xor_delta.h"
+#include "simd/xor_kernels.h"
 
 namespace dwcp::simd::detail {
 namespace {  // NOLINT(cert-dcl59-cpp,google-build-namespaces): one copy per instruction set
@@ -267,6 +268,12 @@ DeltaResult<std::size_t> decode_impl(const std::byte* base, std::size_t base_len
   }
   if (in != end) return std::unexpected(DeltaErrc::malformed);
   return n;
+}
+
+// The kernel table of one level: the functions above, instantiated with that level's Ops.
+template <typename Ops>
+constexpr XorKernels make_xor_kernels(SimdLevel level) noexcept {
+  return {level, &xor_into_impl<Ops>, &encode_impl<Ops>, &decode_impl<Ops>};
 }
 
 }  // namespace

@@ -31,24 +31,8 @@ struct Avx2Ops {
   }
 };
 
-void xor_into_avx2(std::byte* out, const std::byte* a, const std::byte* b, std::size_t n) noexcept {
-  xor_into_impl<Avx2Ops>(out, a, b, n);
-}
-
-DeltaResult<std::size_t> encode_avx2(const std::byte* base, std::size_t base_len,
-                                     const std::byte* block, std::size_t block_len,
-                                     std::byte* out) noexcept {
-  return encode_impl<Avx2Ops>(base, base_len, block, block_len, out);
-}
-
-DeltaResult<std::size_t> decode_avx2(const std::byte* base, std::size_t base_len,
-                                     const std::byte* delta, std::size_t delta_len, std::byte* out,
-                                     std::size_t out_cap) noexcept {
-  return decode_impl<Avx2Ops>(base, base_len, delta, delta_len, out, out_cap);
-}
-
 }  // namespace
 
-const XorKernels kXorKernelsAvx2 = {SimdLevel::avx2, xor_into_avx2, encode_avx2, decode_avx2};
+const XorKernels kXorKernelsAvx2 = make_xor_kernels<Avx2Ops>(SimdLevel::avx2);
 
 }  // namespace dwcp::simd::detail

@@ -31,26 +31,8 @@ struct Avx512Ops {
   }
 };
 
-void xor_into_avx512(std::byte* out, const std::byte* a, const std::byte* b,
-                     std::size_t n) noexcept {
-  xor_into_impl<Avx512Ops>(out, a, b, n);
-}
-
-DeltaResult<std::size_t> encode_avx512(const std::byte* base, std::size_t base_len,
-                                       const std::byte* block, std::size_t block_len,
-                                       std::byte* out) noexcept {
-  return encode_impl<Avx512Ops>(base, base_len, block, block_len, out);
-}
-
-DeltaResult<std::size_t> decode_avx512(const std::byte* base, std::size_t base_len,
-                                       const std::byte* delta, std::size_t delta_len,
-                                       std::byte* out, std::size_t out_cap) noexcept {
-  return decode_impl<Avx512Ops>(base, base_len, delta, delta_len, out, out_cap);
-}
-
 }  // namespace
 
-const XorKernels kXorKernelsAvx512 = {SimdLevel::avx512, xor_into_avx512, encode_avx512,
-                                      decode_avx512};
+const XorKernels kXorKernelsAvx512 = make_xor_kernels<Avx512Ops>(SimdLevel::avx512);
 
 }  // namespace dwcp::simd::detail

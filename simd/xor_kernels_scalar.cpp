@@ -33,26 +33,8 @@ struct ScalarOps {
   }
 };
 
-void xor_into_scalar(std::byte* out, const std::byte* a, const std::byte* b,
-                     std::size_t n) noexcept {
-  xor_into_impl<ScalarOps>(out, a, b, n);
-}
-
-DeltaResult<std::size_t> encode_scalar(const std::byte* base, std::size_t base_len,
-                                       const std::byte* block, std::size_t block_len,
-                                       std::byte* out) noexcept {
-  return encode_impl<ScalarOps>(base, base_len, block, block_len, out);
-}
-
-DeltaResult<std::size_t> decode_scalar(const std::byte* base, std::size_t base_len,
-                                       const std::byte* delta, std::size_t delta_len,
-                                       std::byte* out, std::size_t out_cap) noexcept {
-  return decode_impl<ScalarOps>(base, base_len, delta, delta_len, out, out_cap);
-}
-
 }  // namespace
 
-const XorKernels kXorKernelsScalar = {SimdLevel::scalar, xor_into_scalar, encode_scalar,
-                                      decode_scalar};
+const XorKernels kXorKernelsScalar = make_xor_kernels<ScalarOps>(SimdLevel::scalar);
 
 }  // namespace dwcp::simd::detail

@@ -30,24 +30,8 @@ struct Sse2Ops {
   }
 };
 
-void xor_into_sse2(std::byte* out, const std::byte* a, const std::byte* b, std::size_t n) noexcept {
-  xor_into_impl<Sse2Ops>(out, a, b, n);
-}
-
-DeltaResult<std::size_t> encode_sse2(const std::byte* base, std::size_t base_len,
-                                     const std::byte* block, std::size_t block_len,
-                                     std::byte* out) noexcept {
-  return encode_impl<Sse2Ops>(base, base_len, block, block_len, out);
-}
-
-DeltaResult<std::size_t> decode_sse2(const std::byte* base, std::size_t base_len,
-                                     const std::byte* delta, std::size_t delta_len, std::byte* out,
-                                     std::size_t out_cap) noexcept {
-  return decode_impl<Sse2Ops>(base, base_len, delta, delta_len, out, out_cap);
-}
-
 }  // namespace
 
-const XorKernels kXorKernelsSse2 = {SimdLevel::sse2, xor_into_sse2, encode_sse2, decode_sse2};
+const XorKernels kXorKernelsSse2 = make_xor_kernels<Sse2Ops>(SimdLevel::sse2);
 
 }  // namespace dwcp::simd::detail

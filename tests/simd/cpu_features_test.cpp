@@ -14,6 +14,7 @@
 #include <string>
 
 #include "simd/xor_kernels.h"
+#include "tests/simd/forced_level_main.h"
 
 using namespace dwcp::simd;
 
@@ -78,14 +79,5 @@ TEST_CASE("the active level follows DWCP_SIMD") {
 }
 
 int main(int argc, char** argv) {
-  if (const char* expected = std::getenv("DWCP_EXPECT_SIMD")) {
-    const auto level = parse_simd_level(expected);
-    if (level && *level > detected_simd_level()) {
-      std::printf("skipped: this CPU has no %s (detected %s)\n", expected,
-                  std::string(to_string(detected_simd_level())).c_str());
-      return 77;
-    }
-  }
-  doctest::Context context(argc, argv);
-  return context.run();
+  return dwcp::test::run_at_forced_simd_level(argc, argv);
 }
