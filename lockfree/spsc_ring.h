@@ -12,6 +12,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -85,9 +86,12 @@ class SpscRing {
       free_slots = capacity() - (tail - head_cache_);
     }
     const std::size_t n = count < free_slots ? count : free_slots;
-    for (std::size_t i = 0; i < n; ++i) {
-      ::new (static_cast<void*>(slot(tail + i))) T(std::move(first[i]));
-    }
+    // At most two contiguous stretches (before and after the wrap), copied without
+    // per-element masking; trivially copyable elements go by memcpy.
+    const std::size_t start = tail & mask_;
+    const std::size_t first_part = n < capacity() - start ? n : capacity() - start;
+    construct_from(slot(tail), first, first_part);
+    construct_from(slot(tail + first_part), first + first_part, n - first_part);
     if (n != 0) tail_.store(tail + n, std::memory_order_release);
     // Ask for the lines the next batch will write while the consumer may still be reading
     // them: the ownership transfer then overlaps this batch instead of stalling the next.
@@ -145,10 +149,26 @@ class SpscRing {
   // Consumer. Moves up to `count` elements into out[0..); returns how many.
   [[nodiscard]] std::size_t pop_n(T* out, std::size_t count) noexcept(
       std::is_nothrow_move_assignable_v<T>&& std::is_nothrow_destructible_v<T>) {
-    std::size_t i = 0;
-    return drain(
-        [&](T&& v) noexcept(std::is_nothrow_move_assignable_v<T>) { out[i++] = std::move(v); },
-        count);
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      const std::uint64_t head = head_.load(std::memory_order_relaxed);
+      std::size_t available = tail_cache_ - head;
+      if (available < count) {
+        tail_cache_ = tail_.load(std::memory_order_acquire);
+        available = tail_cache_ - head;
+      }
+      const std::size_t n = count < available ? count : available;
+      const std::size_t start = head & mask_;
+      const std::size_t first_part = n < capacity() - start ? n : capacity() - start;
+      std::memcpy(out, slot(head), first_part * sizeof(T));
+      std::memcpy(out + first_part, slot(head + first_part), (n - first_part) * sizeof(T));
+      if (n != 0) head_.store(head + n, std::memory_order_release);
+      return n;
+    } else {
+      std::size_t i = 0;
+      return drain(
+          [&](T&& v) noexcept(std::is_nothrow_move_assignable_v<T>) { out[i++] = std::move(v); },
+          count);
+    }
   }
 
   // Racy: exact only when neither side is running.
@@ -164,6 +184,15 @@ class SpscRing {
   static std::size_t round_up_capacity(std::size_t n) {
     if (n > (std::size_t{1} << 62)) throw std::length_error("SpscRing capacity too large");
     return std::bit_ceil(n < 2 ? std::size_t{2} : n);
+  }
+
+  static void construct_from(T* to, T* from,
+                             std::size_t n) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      if (n != 0) std::memcpy(static_cast<void*>(to), from, n * sizeof(T));
+    } else {
+      for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(to + i)) T(std::move(from[i]));
+    }
   }
 
   struct Slot {

@@ -109,6 +109,28 @@ TEST_CASE("push_n pushes only what fits and drain honours its limit") {
   CHECK(LifetimeTracker::errors == 0);
 }
 
+TEST_CASE("batches of plain values keep their order across the wrap") {
+  SpscRing<std::uint64_t> ring(8);
+  std::uint64_t next_in = 0;
+  std::uint64_t next_out = 0;
+  for (std::size_t round = 0; round < 500; ++round) {
+    std::uint64_t batch[11];
+    const std::size_t want = round % 11;
+    for (std::size_t i = 0; i < want; ++i) batch[i] = next_in + i;
+    const std::size_t room = ring.capacity() - ring.size_approx();
+    const std::size_t pushed = ring.push_n(batch, want);
+    CHECK(pushed == std::min(want, room));
+    next_in += pushed;
+    std::uint64_t out[11];
+    const std::size_t popped = ring.pop_n(out, (round * 7) % 11);
+    for (std::size_t i = 0; i < popped; ++i) REQUIRE(out[i] == next_out++);
+  }
+  std::uint64_t rest[8];
+  const std::size_t popped = ring.pop_n(rest, 8);
+  for (std::size_t i = 0; i < popped; ++i) REQUIRE(rest[i] == next_out++);
+  CHECK(next_out == next_in);
+}
+
 TEST_CASE("a producer and a consumer thread pass every item once and in order") {
   constexpr std::uint64_t kItems = 300'000;
   SpscRing<std::uint64_t> ring(256);
