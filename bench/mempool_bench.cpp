@@ -163,7 +163,9 @@ void run_burst(benchmark::State& state, Source source) {
 
 enum class Cache { per_thread, none };
 
-void bm_pool_pair(benchmark::State& state, Cache cache) {
+// A pair or burst case on a warmed pool, with or without a ThreadCache on this thread.
+template <typename Run>
+void run_on_pool(benchmark::State& state, Cache cache, Run run) {
   ScopedPin pin(kAllocCpu);
   std::string error;
   auto pool = make_pool(error);
@@ -174,21 +176,15 @@ void bm_pool_pair(benchmark::State& state, Cache cache) {
   }
   std::optional<mp::ThreadCache> thread_cache;
   if (cache == Cache::per_thread) thread_cache.emplace(*pool);
-  run_pair(state, PoolSource{*pool, thread_cache ? &*thread_cache : nullptr});
+  run(state, PoolSource{*pool, thread_cache ? &*thread_cache : nullptr});
+}
+
+void bm_pool_pair(benchmark::State& state, Cache cache) {
+  run_on_pool(state, cache, [](benchmark::State& s, PoolSource source) { run_pair(s, source); });
 }
 
 void bm_pool_burst(benchmark::State& state, Cache cache) {
-  ScopedPin pin(kAllocCpu);
-  std::string error;
-  auto pool = make_pool(error);
-  if (pin.error()) error = *pin.error();
-  if (!error.empty() || !warm(*pool)) {
-    state.SkipWithError(error.empty() ? "cannot warm the pool" : error.c_str());
-    return;
-  }
-  std::optional<mp::ThreadCache> thread_cache;
-  if (cache == Cache::per_thread) thread_cache.emplace(*pool);
-  run_burst(state, PoolSource{*pool, thread_cache ? &*thread_cache : nullptr});
+  run_on_pool(state, cache, [](benchmark::State& s, PoolSource source) { run_burst(s, source); });
 }
 
 void bm_malloc_pair(benchmark::State& state) {

@@ -88,8 +88,7 @@ class SpscRing {
     const std::size_t n = count < free_slots ? count : free_slots;
     // At most two contiguous stretches (before and after the wrap), copied without
     // per-element masking; trivially copyable elements go by memcpy.
-    const std::size_t start = tail & mask_;
-    const std::size_t first_part = n < capacity() - start ? n : capacity() - start;
+    const std::size_t first_part = before_wrap(tail, n);
     construct_from(slot(tail), first, first_part);
     construct_from(slot(tail + first_part), first + first_part, n - first_part);
     if (n != 0) tail_.store(tail + n, std::memory_order_release);
@@ -126,11 +125,7 @@ class SpscRing {
   std::size_t drain(Handler&& handler,
                     std::size_t limit) noexcept(std::is_nothrow_invocable_v<Handler&, T&&>) {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
-    std::size_t available = tail_cache_ - head;
-    if (available < limit) {
-      tail_cache_ = tail_.load(std::memory_order_acquire);
-      available = tail_cache_ - head;
-    }
+    const std::size_t available = readable(head, limit);
     const std::size_t n = limit < available ? limit : available;
     // Start fetching the published elements after this batch: the producer wrote them and
     // will not touch them again until they are consumed.
@@ -151,14 +146,9 @@ class SpscRing {
       std::is_nothrow_move_assignable_v<T>&& std::is_nothrow_destructible_v<T>) {
     if constexpr (std::is_trivially_copyable_v<T>) {
       const std::uint64_t head = head_.load(std::memory_order_relaxed);
-      std::size_t available = tail_cache_ - head;
-      if (available < count) {
-        tail_cache_ = tail_.load(std::memory_order_acquire);
-        available = tail_cache_ - head;
-      }
+      const std::size_t available = readable(head, count);
       const std::size_t n = count < available ? count : available;
-      const std::size_t start = head & mask_;
-      const std::size_t first_part = n < capacity() - start ? n : capacity() - start;
+      const std::size_t first_part = before_wrap(head, n);
       std::memcpy(out, slot(head), first_part * sizeof(T));
       std::memcpy(out + first_part, slot(head + first_part), (n - first_part) * sizeof(T));
       if (n != 0) head_.store(head + n, std::memory_order_release);
@@ -184,6 +174,19 @@ class SpscRing {
   static std::size_t round_up_capacity(std::size_t n) {
     if (n > (std::size_t{1} << 62)) throw std::length_error("SpscRing capacity too large");
     return std::bit_ceil(n < 2 ? std::size_t{2} : n);
+  }
+
+  // Consumer: elements published from `head` on, rereading the producer's index only when
+  // the cached copy shows fewer than `wanted`.
+  std::size_t readable(std::uint64_t head, std::size_t wanted) noexcept {
+    if (tail_cache_ - head < wanted) tail_cache_ = tail_.load(std::memory_order_acquire);
+    return static_cast<std::size_t>(tail_cache_ - head);
+  }
+
+  // How many of `n` slots from `pos` lie before the end of the slot array.
+  std::size_t before_wrap(std::uint64_t pos, std::size_t n) const noexcept {
+    const std::size_t to_end = capacity() - (pos & mask_);
+    return n < to_end ? n : to_end;
   }
 
   static void construct_from(T* to, T* from,
