@@ -1,0 +1,62 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "transport/pacer.h"
+
+#include <doctest/doctest.h>
+
+using namespace dwcp::transport;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+TEST_CASE("the quantum is the rate over 1 ms, between two datagrams and 64 KiB") {
+  Pacer pacer(1472, kSimulatedEpoch);
+  pacer.set_rate(1'000'000'000 / 8, kSimulatedEpoch);  // 1 Gbit/s: 125 kB per ms
+  CHECK(pacer.quantum() == Pacer::kMaxQuantum);
+  pacer.set_rate(10'000'000 / 8, kSimulatedEpoch);  // 10 Mbit/s: 1250 B per ms
+  CHECK(pacer.quantum() == 2 * 1472);
+  pacer.set_rate(20'000'000, kSimulatedEpoch);  // 20 MB/s: 20 kB per ms
+  CHECK(pacer.quantum() == 20'000);
+}
+
+TEST_CASE("over a long run the pacer releases the rate, in quanta") {
+  const Bandwidth rate = 50'000'000;  // 50 MB/s
+  Instant now = kSimulatedEpoch;
+  Pacer pacer(1472, now);
+  pacer.set_rate(rate, now);
+  std::uint64_t sent = pacer.budget(now);  // the first quantum leaves at once
+  pacer.on_sent(now, sent);
+  const Instant start = now;
+  std::uint64_t largest_batch = 0;
+  for (int step = 0; step < 100000; ++step) {
+    now = pacer.next_send_time(now, 1472);
+    const std::uint64_t budget = pacer.budget(now);
+    REQUIRE(budget >= 1472);
+    const std::uint64_t batch = budget - budget % 1472;
+    largest_batch = std::max(largest_batch, batch);
+    pacer.on_sent(now, batch);
+    sent += batch;
+  }
+  const double seconds = std::chrono::duration<double>(now - start).count();
+  const double achieved = static_cast<double>(sent - pacer.quantum()) / seconds;
+  CHECK(achieved == doctest::Approx(static_cast<double>(rate)).epsilon(0.01));
+  CHECK(largest_batch <= pacer.quantum());
+}
+
+TEST_CASE("an idle pacer saves up one quantum and no more") {
+  Instant now = kSimulatedEpoch;
+  Pacer pacer(1472, now);
+  pacer.set_rate(10'000'000, now);  // quantum 10 kB
+  pacer.on_sent(now, pacer.budget(now));
+  CHECK(pacer.budget(now) == 0);
+  CHECK(pacer.next_send_time(now, 1000) == now + microseconds(100));
+  now += milliseconds(500);
+  CHECK(pacer.budget(now) == pacer.quantum());
+  CHECK(pacer.next_send_time(now, 1 << 20) == now);  // a request above a quantum is capped
+}
+
+TEST_CASE("rate zero turns pacing off") {
+  Pacer pacer(1472, kSimulatedEpoch);
+  pacer.set_rate(0, kSimulatedEpoch);
+  pacer.on_sent(kSimulatedEpoch, 1 << 20);
+  CHECK(pacer.next_send_time(kSimulatedEpoch, 1472) == kSimulatedEpoch);
+  CHECK(pacer.budget(kSimulatedEpoch + Duration{1}) == Pacer::kMaxQuantum);
+}

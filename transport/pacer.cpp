@@ -1,0 +1,49 @@
+#include "transport/pacer.h"
+
+#include <algorithm>
+
+namespace dwcp::transport {
+
+Pacer::Pacer(std::uint64_t max_datagram_size, Instant now) noexcept
+    : max_datagram_size_(max_datagram_size),
+      quantum_(kMaxQuantum),
+      tokens_(kMaxQuantum),
+      last_refill_(now) {}
+
+void Pacer::set_rate(Bandwidth rate, Instant now) noexcept {
+  refill(now);
+  rate_ = rate;
+  quantum_ = rate == 0 ? kMaxQuantum
+                       : std::clamp(bytes_in(rate, std::chrono::milliseconds(1)),
+                                    2 * max_datagram_size_, kMaxQuantum);
+  tokens_ = std::min(tokens_, quantum_);
+}
+
+void Pacer::refill(Instant now) noexcept {
+  if (now <= last_refill_) return;
+  if (rate_ == 0) {
+    tokens_ = quantum_;
+  } else {
+    tokens_ = std::min(quantum_, tokens_ + bytes_in(rate_, now - last_refill_));
+  }
+  last_refill_ = now;
+}
+
+std::uint64_t Pacer::budget(Instant now) noexcept {
+  refill(now);
+  return tokens_;
+}
+
+Instant Pacer::next_send_time(Instant now, std::uint64_t bytes) noexcept {
+  refill(now);
+  bytes = std::min(bytes, quantum_);
+  if (tokens_ >= bytes || rate_ == 0) return now;
+  return now + time_to_send(bytes - tokens_, rate_);
+}
+
+void Pacer::on_sent(Instant now, std::uint64_t bytes) noexcept {
+  refill(now);
+  tokens_ -= std::min(tokens_, bytes);
+}
+
+}  // namespace dwcp::transport

@@ -1,0 +1,44 @@
+// Spreads a connection's packets over time at the controller's pacing rate, so a window's
+// worth of data does not leave in one burst and overflow a bottleneck queue.
+//
+// A token bucket: tokens accrue at the rate, up to one quantum, and a packet leaves when
+// the bucket holds its size. The quantum is what one GSO batch may carry: the rate over
+// 1 ms, at least two datagrams, at most kMaxQuantum (64 KiB, the kernel's GSO limit).
+// Not thread-safe: one per connection.
+#pragma once
+
+#include <cstdint>
+
+#include "transport/clock.h"
+
+namespace dwcp::transport {
+
+class Pacer {
+ public:
+  static constexpr std::uint64_t kMaxQuantum = 64 * 1024;
+
+  // The bucket starts full, so the first quantum leaves at once.
+  Pacer(std::uint64_t max_datagram_size, Instant now) noexcept;
+
+  // Rate 0 turns pacing off: the bucket is always full.
+  void set_rate(Bandwidth rate, Instant now) noexcept;
+  [[nodiscard]] Bandwidth rate() const noexcept { return rate_; }
+  [[nodiscard]] std::uint64_t quantum() const noexcept { return quantum_; }
+
+  // Bytes that may leave at `now` (a batch must not exceed them).
+  [[nodiscard]] std::uint64_t budget(Instant now) noexcept;
+  // The earliest time `bytes` (at most a quantum) may leave.
+  [[nodiscard]] Instant next_send_time(Instant now, std::uint64_t bytes) noexcept;
+  void on_sent(Instant now, std::uint64_t bytes) noexcept;
+
+ private:
+  void refill(Instant now) noexcept;
+
+  std::uint64_t max_datagram_size_;
+  Bandwidth rate_ = 0;
+  std::uint64_t quantum_;
+  std::uint64_t tokens_;
+  Instant last_refill_;
+};
+
+}  // namespace dwcp::transport
