@@ -371,7 +371,8 @@ Result<std::size_t> encode_ack(std::span<std::byte> out, std::span<const PacketR
   std::uint64_t previous_smallest = first.smallest;
   for (const PacketRange& range : ranges.subspan(1)) {
     // Disjoint and non-adjacent: at least one missing number between ranges.
-    if (range.smallest > range.largest || range.largest + 2 > previous_smallest) {
+    if (range.smallest > range.largest || range.largest >= previous_smallest ||
+        previous_smallest - range.largest < 2) {
       return std::unexpected(Errc::invalid_value);
     }
     w.varint(previous_smallest - range.largest - 2);

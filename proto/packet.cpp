@@ -41,16 +41,16 @@ std::uint64_t read_packet_number(WireReader& r, std::size_t length) noexcept {
   return pn;
 }
 
-ConnectionId read_connection_id(WireReader& r) noexcept {
+ConnectionIdRef read_connection_id(WireReader& r) noexcept {
   const std::uint8_t length = r.u8();
   if (r && length > kMaxConnectionIdLength) {
     r.fail(Errc::malformed_header);
     return {};
   }
-  return ConnectionId(r.bytes(length));
+  return ConnectionIdRef(r.bytes(length));
 }
 
-void write_connection_id(WireWriter& w, const ConnectionId& id) noexcept {
+void write_connection_id(WireWriter& w, ConnectionIdRef id) noexcept {
   w.u8(static_cast<std::uint8_t>(id.size()));
   w.bytes(id.bytes());
 }
@@ -88,7 +88,7 @@ Result<ParsedPacket> parse_packet(std::span<const std::byte> datagram,
       return std::unexpected(Errc::malformed_header);
     }
     h.type = PacketType::short_header;
-    h.dcid = ConnectionId(r.bytes(short_dcid_length));
+    h.dcid = ConnectionIdRef(r.bytes(short_dcid_length));
     h.packet_number = read_packet_number(r, h.packet_number_length);
     // At least one payload byte and the trailer must follow.
     if (!r || r.remaining() < 1 + kTrailerSize) return std::unexpected(Errc::malformed_header);
@@ -182,7 +182,7 @@ PacketBuilder::PacketBuilder(std::span<std::byte> out, PacketType type, std::siz
       limit_(out.size() - kTrailerSize) {}
 
 Result<PacketBuilder> PacketBuilder::long_header(std::span<std::byte> out, PacketType type,
-                                                 const ConnectionId& dcid, const ConnectionId& scid,
+                                                 ConnectionIdRef dcid, ConnectionIdRef scid,
                                                  std::uint64_t full_packet_number,
                                                  std::size_t packet_number_length,
                                                  std::uint32_t version) noexcept {
@@ -206,8 +206,7 @@ Result<PacketBuilder> PacketBuilder::long_header(std::span<std::byte> out, Packe
   return PacketBuilder(out, type, w.written(), length_field);
 }
 
-Result<PacketBuilder> PacketBuilder::short_header(std::span<std::byte> out,
-                                                  const ConnectionId& dcid,
+Result<PacketBuilder> PacketBuilder::short_header(std::span<std::byte> out, ConnectionIdRef dcid,
                                                   std::uint64_t full_packet_number,
                                                   std::size_t packet_number_length) noexcept {
   if (packet_number_length < 1 || packet_number_length > 4 || full_packet_number > kMaxVarint) {
@@ -238,11 +237,10 @@ Result<std::size_t> PacketBuilder::add_ack(std::span<const PacketRange> ranges,
 
 Result<void> PacketBuilder::pad_to(std::size_t packet_size) noexcept {
   if (packet_size > out_.size()) return std::unexpected(Errc::no_space);
+  if (packet_size <= pos_ + kTrailerSize) return {};  // already as large
   const std::size_t payload_end = packet_size - kTrailerSize;
-  if (payload_end > pos_) {
-    std::memset(out_.data() + pos_, 0, payload_end - pos_);
-    pos_ = payload_end;
-  }
+  std::memset(out_.data() + pos_, 0, payload_end - pos_);
+  pos_ = payload_end;
   return {};
 }
 
@@ -257,8 +255,8 @@ Result<std::size_t> PacketBuilder::finish() noexcept {
   return pos_ + kTrailerSize;
 }
 
-Result<std::size_t> encode_version_negotiation(std::span<std::byte> out, const ConnectionId& dcid,
-                                               const ConnectionId& scid,
+Result<std::size_t> encode_version_negotiation(std::span<std::byte> out, ConnectionIdRef dcid,
+                                               ConnectionIdRef scid,
                                                std::span<const std::uint32_t> versions) noexcept {
   if (versions.empty()) return std::unexpected(Errc::invalid_value);
   WireWriter w(out);

@@ -33,6 +33,24 @@ constexpr bool is_reserved_version(std::uint32_t version) noexcept {
   return (version & 0x0f0f0f0fu) == 0x0a0a0a0au;
 }
 
+// A connection ID inside some bytes (a parsed header points into its datagram): no copy.
+// At most kMaxConnectionIdLength bytes.
+class ConnectionIdRef {
+ public:
+  constexpr ConnectionIdRef() = default;
+  constexpr explicit ConnectionIdRef(std::span<const std::byte> bytes) noexcept
+      : bytes_(bytes.first(std::min(bytes.size(), kMaxConnectionIdLength))) {}
+  [[nodiscard]] constexpr std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  [[nodiscard]] constexpr std::size_t size() const noexcept { return bytes_.size(); }
+  friend bool operator==(ConnectionIdRef a, ConnectionIdRef b) noexcept {
+    return std::ranges::equal(a.bytes_, b.bytes_);
+  }
+
+ private:
+  std::span<const std::byte> bytes_;
+};
+
+// A connection ID held by value, for connection state and for building packets.
 class ConnectionId {
  public:
   ConnectionId() = default;
@@ -41,10 +59,13 @@ class ConnectionId {
       : length_(static_cast<std::uint8_t>(std::min(bytes.size(), kMaxConnectionIdLength))) {
     std::copy_n(bytes.begin(), length_, bytes_.begin());
   }
+  explicit ConnectionId(ConnectionIdRef ref) noexcept : ConnectionId(ref.bytes()) {}
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept {
     return std::span(bytes_).first(length_);
   }
   [[nodiscard]] std::size_t size() const noexcept { return length_; }
+  // NOLINTNEXTLINE(google-explicit-constructor): a held ID is usable wherever a view is
+  operator ConnectionIdRef() const noexcept { return ConnectionIdRef(bytes()); }
   friend bool operator==(const ConnectionId& a, const ConnectionId& b) noexcept {
     return std::ranges::equal(a.bytes(), b.bytes());
   }
@@ -82,8 +103,8 @@ struct ParsedPacket {
 // cut short.
 struct InvariantHeader {
   std::uint32_t version = 0;
-  ConnectionId dcid;
-  ConnectionId scid;
+  ConnectionIdRef dcid;  // into the datagram
+  ConnectionIdRef scid;
 };
 Result<InvariantHeader> parse_invariant_header(std::span<const std::byte> datagram) noexcept;
 
@@ -119,11 +140,11 @@ class PacketBuilder {
   // Long header of `type` (initial, handshake or retry). `full_packet_number` is
   // truncated to `packet_number_length` bytes (1..4).
   static Result<PacketBuilder> long_header(std::span<std::byte> out, PacketType type,
-                                           const ConnectionId& dcid, const ConnectionId& scid,
+                                           ConnectionIdRef dcid, ConnectionIdRef scid,
                                            std::uint64_t full_packet_number,
                                            std::size_t packet_number_length,
                                            std::uint32_t version = kVersion1) noexcept;
-  static Result<PacketBuilder> short_header(std::span<std::byte> out, const ConnectionId& dcid,
+  static Result<PacketBuilder> short_header(std::span<std::byte> out, ConnectionIdRef dcid,
                                             std::uint64_t full_packet_number,
                                             std::size_t packet_number_length) noexcept;
 
@@ -156,8 +177,8 @@ class PacketBuilder {
 };
 
 // A version negotiation packet listing `versions` (docs/protocol.md §3.3); size written.
-Result<std::size_t> encode_version_negotiation(std::span<std::byte> out, const ConnectionId& dcid,
-                                               const ConnectionId& scid,
+Result<std::size_t> encode_version_negotiation(std::span<std::byte> out, ConnectionIdRef dcid,
+                                               ConnectionIdRef scid,
                                                std::span<const std::uint32_t> versions) noexcept;
 // The versions of a parsed version negotiation packet's payload, written to `out`; how many.
 // malformed_header if the payload is not a whole, non-empty list; no_space if `out` is short.

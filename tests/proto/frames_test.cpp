@@ -241,6 +241,11 @@ TEST_CASE("ACK ranges decode to the ranges encoded") {
   CHECK(encode_ack(buffer, touching, 0).error() == Errc::invalid_value);
   const PacketRange ascending[] = {{1, 2}, {10, 20}};
   CHECK(encode_ack(buffer, ascending, 0).error() == Errc::invalid_value);
+  // A range near 2^64 must not wrap the ordering check.
+  const PacketRange wrapping[] = {{10, 10}, {~std::uint64_t{0}, ~std::uint64_t{0}}};
+  CHECK(encode_ack(buffer, wrapping, 0).error() == Errc::invalid_value);
+  const PacketRange wrapping2[] = {{10, 10}, {~std::uint64_t{0} - 1, ~std::uint64_t{0} - 1}};
+  CHECK(encode_ack(buffer, wrapping2, 0).error() == Errc::invalid_value);
   const auto too_many = random_ranges(rng, kMaxAckRanges + 2);
   CHECK(encode_ack(buffer, too_many, 0).error() == Errc::too_many_ack_ranges);
   CHECK(encode_ack(buffer, {}, 0).error() == Errc::invalid_value);

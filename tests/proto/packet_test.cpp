@@ -313,6 +313,8 @@ TEST_CASE("the builder keeps room for the trailer and refuses what does not fit"
   CHECK(*size == 100);
   CHECK(parse_packet(out));
   CHECK(builder->pad_to(101).error() == Errc::no_space);
+  for (std::size_t tiny_size = 0; tiny_size < 100; ++tiny_size) CHECK(builder->pad_to(tiny_size));
+  CHECK(builder->room() == 0);
 
   std::array<std::byte, 10> tiny{};
   CHECK(PacketBuilder::short_header(tiny, dcid, 1, 1).error() == Errc::no_space);
