@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "transport/congestion_bbr.h"
+#include "transport/congestion_cubic.h"
 #include "transport/congestion_fixed.h"
 
 namespace dwcp::transport {
@@ -36,8 +38,9 @@ std::unique_ptr<CongestionController> make_congestion_controller(CongestionAlgor
     case CongestionAlgorithm::fixed:
       return std::make_unique<FixedRateController>(config);
     case CongestionAlgorithm::bbr:
+      return std::make_unique<BbrController>(config);
     case CongestionAlgorithm::cubic:
-      break;
+      return std::make_unique<CubicController>(config);
   }
   std::string message = "congestion controller: unknown algorithm ";
   message.append(std::to_string(static_cast<int>(algorithm)));

@@ -15,7 +15,7 @@ namespace dwcp::transport {
 
 class Pacer {
  public:
-  static constexpr std::uint64_t kMaxQuantum = 64 * 1024;
+  static constexpr std::uint64_t kMaxQuantum = std::uint64_t{64} * 1024;
 
   // The bucket starts full, so the first quantum leaves at once.
   Pacer(std::uint64_t max_datagram_size, Instant now) noexcept;

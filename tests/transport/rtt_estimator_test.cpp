@@ -30,7 +30,7 @@ TEST_CASE("the peer's ACK delay comes off only while the sample stays above the 
   rtt.on_sample(milliseconds(40), milliseconds(0));
   rtt.on_sample(milliseconds(60), milliseconds(20));  // adjusted to 40
   CHECK(rtt.smoothed() == milliseconds(40));
-  rtt.on_sample(milliseconds(50), milliseconds(30));  // 50 - 30 < min 40: not adjusted
+  rtt.on_sample(milliseconds(50), milliseconds(30));         // 50 - 30 < min 40: not adjusted
   CHECK(rtt.smoothed() == Duration{milliseconds(330)} / 8);  // (7 * 40 + 50) / 8
   CHECK(rtt.min() == milliseconds(40));
   rtt.on_sample(milliseconds(30), milliseconds(0));

@@ -1,0 +1,350 @@
+#include "transport/congestion_bbr.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "transport/pacer.h"
+
+namespace dwcp::transport {
+namespace {
+
+using std::chrono::milliseconds;
+
+// 4 ln 2: the smallest gain that doubles the delivery rate every round (draft §4.6.1).
+constexpr double kStartupPacingGain = 2.77;
+constexpr double kStartupCwndGain = 2.0;
+constexpr double kDrainPacingGain = 1.0 / kStartupPacingGain;
+constexpr double kProbeBwCwndGain = 2.0;
+// One phase per min RTT: probe up, drain what probing queued, cruise for six.
+constexpr std::array<double, 8> kProbeBwGains = {1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+constexpr std::size_t kProbeUpPhase = 0;
+// Pace 1% below the estimate so a queue left by probing drains even when cruising.
+constexpr double kPacingMargin = 0.99;
+
+constexpr double kFullBwGrowth = 1.25;
+constexpr std::uint64_t kFullBwRounds = 3;
+
+constexpr Duration kProbeRttDuration = milliseconds(200);
+constexpr std::uint64_t kProbeRttWindowPackets = 4;
+constexpr Duration kDefaultInitialRtt = milliseconds(100);
+
+// A round whose loss rate is at or below this is noise, not congestion (BBRv2).
+constexpr double kLossThreshold = 0.02;
+// A round must also lose at least this many packets: a handful of random losses in a
+// short round can exceed 2% by chance. Startup needs more evidence before it gives up.
+constexpr std::uint64_t kStartupLossPackets = 8;
+constexpr std::uint64_t kProbeBwLossPackets = 3;
+constexpr double kBeta = 0.7;
+// Outside probing, leave part of inflight_hi to other flows.
+constexpr double kHeadroom = 0.15;
+
+std::uint64_t scale(std::uint64_t bytes, double factor) noexcept {
+  return static_cast<std::uint64_t>(static_cast<double>(bytes) * factor);
+}
+
+}  // namespace
+
+std::string_view to_string(BbrState state) noexcept {
+  switch (state) {
+    case BbrState::startup:
+      return "startup";
+    case BbrState::drain:
+      return "drain";
+    case BbrState::probe_bw:
+      return "probe_bw";
+    case BbrState::probe_rtt:
+      return "probe_rtt";
+  }
+  return "unknown";
+}
+
+void MaxBandwidthFilter::update(std::uint64_t round, Bandwidth sample) noexcept {
+  if (empty_ || round != round_) {
+    if (!empty_) index_ = (index_ + 1) % kRounds;
+    slots_[index_] = 0;
+    round_ = round;
+    empty_ = false;
+  }
+  slots_[index_] = std::max(slots_[index_], sample);
+  best_ = *std::max_element(slots_.begin(), slots_.end());
+}
+
+BbrController::BbrController(const CongestionConfig& config)
+    : mss_(config.max_datagram_size),
+      minimum_window_(config.minimum_window_packets * config.max_datagram_size),
+      initial_window_(config.initial_window_packets * config.max_datagram_size),
+      pacing_gain_(kStartupPacingGain),
+      cwnd_gain_(kStartupCwndGain),
+      window_(std::max(initial_window_, minimum_window_)),
+      initial_rtt_(kDefaultInitialRtt),
+      inflight_hi_growth_(config.max_datagram_size) {
+  if (config.max_datagram_size == 0) {
+    throw std::invalid_argument("bbr controller: max_datagram_size must be > 0");
+  }
+  update_pacing_rate();
+}
+
+std::uint64_t BbrController::send_quantum() const noexcept {
+  return std::clamp(bytes_in(pacing_rate_, milliseconds(1)), 2 * mss_, Pacer::kMaxQuantum);
+}
+
+std::uint64_t BbrController::bdp() const noexcept {
+  if (max_bw_.best() == 0 || min_rtt_ == Duration::max()) return initial_window_;
+  return bytes_in(max_bw_.best(), min_rtt_);
+}
+
+std::uint64_t BbrController::inflight_for(double gain) const noexcept {
+  return scale(bdp(), gain) + 3 * send_quantum();
+}
+
+void BbrController::on_packet_sent(Instant now, std::uint64_t bytes,
+                                   std::uint64_t bytes_in_flight) noexcept {
+  (void)now;
+  (void)bytes;
+  round_max_inflight_ = std::max(round_max_inflight_, bytes_in_flight);
+}
+
+void BbrController::on_ack(const AckEvent& ack) noexcept {
+  const RateSample& rate = ack.rate;
+  if (rate.delivered > 0) {
+    delivered_ = std::max(delivered_, rate.prior_delivered + rate.delivered);
+  } else {
+    delivered_ += ack.acked_bytes;
+  }
+  if (ack.rtt != nullptr && max_bw_.best() == 0) initial_rtt_ = ack.rtt->smoothed();
+
+  round_start_ = false;
+  if (rate.delivered > 0 && rate.prior_delivered >= next_round_delivered_) start_round(ack);
+
+  if (rate.delivery_rate > 0) {
+    last_sample_app_limited_ = rate.is_app_limited;
+    // An app-limited sample only says the path can do at least this much.
+    if (!rate.is_app_limited || rate.delivery_rate >= max_bw_.best()) {
+      max_bw_.update(round_count_, rate.delivery_rate);
+    }
+  }
+
+  check_startup_done();
+  if (state_ == BbrState::drain && ack.bytes_in_flight <= inflight_for(1.0)) {
+    enter_probe_bw(ack.now, 2 + round_count_ % 6);
+  }
+  if (state_ == BbrState::probe_bw) advance_probe_bw_phase(ack);
+  update_min_rtt(ack);
+  if (state_ == BbrState::probe_rtt) handle_probe_rtt(ack);
+
+  update_pacing_rate();
+  update_window(ack);
+}
+
+void BbrController::start_round(const AckEvent& ack) noexcept {
+  end_round_loss_check();
+  next_round_delivered_ = delivered_;
+  ++round_count_;
+  round_start_ = true;
+  round_delivered_start_ = delivered_;
+  round_lost_bytes_ = 0;
+  round_lost_packets_ = 0;
+  round_max_inflight_ = ack.bytes_in_flight;
+}
+
+void BbrController::end_round_loss_check() noexcept {
+  const std::uint64_t delivered = delivered_ - round_delivered_start_;
+  const std::uint64_t lost = round_lost_bytes_;
+  const bool over_threshold =
+      lost > 0 &&
+      static_cast<double>(lost) > kLossThreshold * static_cast<double>(delivered + lost);
+
+  if (state_ == BbrState::startup) {
+    if (over_threshold && round_lost_packets_ >= kStartupLossPackets) {
+      // The queue overflowed before the bandwidth stopped growing: the flight that did
+      // fit is the upper bound until probing shows more.
+      full_bw_reached_ = true;
+      inflight_hi_ = std::max(bdp(), delivered);
+      enter_drain();
+    }
+    return;
+  }
+
+  if (over_threshold && round_lost_packets_ >= kProbeBwLossPackets) {
+    saved_inflight_hi_ = inflight_hi_;
+    saved_inflight_lo_ = inflight_lo_;
+    can_undo_ = true;
+    // The flight that overflowed is the most the path holds; never cut below beta x BDP.
+    inflight_hi_ = std::max(round_max_inflight_, scale(inflight_for(1.0), kBeta));
+    const std::uint64_t lo_base = inflight_lo_ == kUnbounded ? window_ : inflight_lo_;
+    inflight_lo_ = std::max(delivered, scale(lo_base, kBeta));
+    inflight_hi_growth_ = mss_;
+    return;
+  }
+
+  // A round without excessive loss that was held back by inflight_hi: raise the bound,
+  // doubling the step each such round so a bound set by a burst of bad luck recovers fast.
+  if (state_ == BbrState::probe_bw && inflight_hi_ != kUnbounded) {
+    const bool probing = cycle_index_ == kProbeUpPhase;
+    const std::uint64_t cap = probing ? inflight_hi_ : scale(inflight_hi_, 1.0 - kHeadroom);
+    if (round_max_inflight_ + 2 * mss_ >= cap) {
+      inflight_hi_ += inflight_hi_growth_;
+      inflight_hi_growth_ = std::min(2 * inflight_hi_growth_, inflight_hi_);
+    }
+  }
+}
+
+void BbrController::check_startup_done() noexcept {
+  if (state_ != BbrState::startup || full_bw_reached_ || !round_start_) return;
+  if (last_sample_app_limited_) return;
+  const Bandwidth bw = max_bw_.best();
+  if (static_cast<double>(bw) >= kFullBwGrowth * static_cast<double>(full_bw_)) {
+    full_bw_ = bw;
+    full_bw_count_ = 0;
+    return;
+  }
+  if (++full_bw_count_ >= kFullBwRounds) {
+    full_bw_reached_ = true;
+    enter_drain();
+  }
+}
+
+void BbrController::enter_drain() noexcept {
+  state_ = BbrState::drain;
+  pacing_gain_ = kDrainPacingGain;
+  cwnd_gain_ = kStartupCwndGain;
+}
+
+void BbrController::enter_probe_bw(Instant now, std::size_t phase) noexcept {
+  state_ = BbrState::probe_bw;
+  cwnd_gain_ = kProbeBwCwndGain;
+  cycle_index_ = phase % kProbeBwGains.size();
+  pacing_gain_ = kProbeBwGains[cycle_index_];
+  cycle_stamp_ = now;
+  loss_in_phase_ = false;
+  if (cycle_index_ == kProbeUpPhase) {
+    // Probing starts from what the path holds now, not from what a past loss allowed.
+    inflight_lo_ = kUnbounded;
+    can_undo_ = false;
+  }
+}
+
+void BbrController::advance_probe_bw_phase(const AckEvent& ack) noexcept {
+  const Duration elapsed = ack.now - cycle_stamp_;
+  const bool full_length = elapsed > min_rtt_;
+  const std::uint64_t prior_inflight = ack.bytes_in_flight + ack.acked_bytes;
+  bool advance = full_length;
+  if (pacing_gain_ > 1.0) {
+    // Probe until the extra flight is really out, or loss says there is no room; a
+    // flight held down by the application or a bound cannot stall the cycle.
+    advance = full_length && (loss_in_phase_ || prior_inflight >= inflight_for(pacing_gain_) ||
+                              elapsed > 3 * min_rtt_);
+  } else if (pacing_gain_ < 1.0) {
+    advance = full_length || prior_inflight <= inflight_for(1.0);
+  }
+  if (advance) enter_probe_bw(ack.now, cycle_index_ + 1);
+}
+
+void BbrController::update_min_rtt(const AckEvent& ack) noexcept {
+  Duration sample = ack.rate.rtt;
+  if (sample <= Duration::zero() && ack.rtt != nullptr && ack.rtt->has_sample()) {
+    sample = ack.rtt->latest();
+  }
+  if (sample <= Duration::zero()) return;
+  const bool expired = min_rtt_ != Duration::max() && ack.now > min_rtt_stamp_ + kMinRttWindow;
+  if (sample <= min_rtt_ || expired) {
+    min_rtt_ = sample;
+    min_rtt_stamp_ = ack.now;
+  }
+  if (expired && state_ != BbrState::probe_rtt) enter_probe_rtt();
+}
+
+void BbrController::enter_probe_rtt() noexcept {
+  state_ = BbrState::probe_rtt;
+  pacing_gain_ = 1.0;
+  cwnd_gain_ = 1.0;
+  probe_rtt_done_stamp_set_ = false;
+  probe_rtt_round_done_ = false;
+}
+
+void BbrController::handle_probe_rtt(const AckEvent& ack) noexcept {
+  const std::uint64_t probe_window = std::max(kProbeRttWindowPackets * mss_, minimum_window_);
+  if (!probe_rtt_done_stamp_set_) {
+    if (ack.bytes_in_flight > probe_window) return;
+    // The queue is gone: hold the small flight for 200 ms and at least one round trip so
+    // the path's propagation delay shows up in a sample.
+    probe_rtt_done_stamp_ = ack.now + kProbeRttDuration;
+    probe_rtt_done_stamp_set_ = true;
+    probe_rtt_round_done_ = false;
+    next_round_delivered_ = delivered_;
+    return;
+  }
+  if (round_start_) probe_rtt_round_done_ = true;
+  if (!probe_rtt_round_done_ || ack.now < probe_rtt_done_stamp_) return;
+  min_rtt_stamp_ = ack.now;
+  if (full_bw_reached_) {
+    enter_probe_bw(ack.now, kProbeUpPhase);
+  } else {
+    state_ = BbrState::startup;
+    pacing_gain_ = kStartupPacingGain;
+    cwnd_gain_ = kStartupCwndGain;
+  }
+}
+
+void BbrController::update_pacing_rate() noexcept {
+  const Bandwidth bw = max_bw_.best();
+  if (bw == 0) {
+    // No sample yet: the initial window over the initial RTT, at Startup's gain.
+    const auto initial = static_cast<double>(rate_of(initial_window_, initial_rtt_));
+    pacing_rate_ = static_cast<Bandwidth>(kStartupPacingGain * initial);
+    return;
+  }
+  const auto rate = static_cast<Bandwidth>(pacing_gain_ * kPacingMargin * static_cast<double>(bw));
+  // In Startup the rate only rises: an early low sample must not slow the search.
+  if (full_bw_reached_ || rate > pacing_rate_) pacing_rate_ = rate;
+}
+
+void BbrController::update_window(const AckEvent& ack) noexcept {
+  const std::uint64_t target = inflight_for(cwnd_gain_);
+  if (full_bw_reached_) {
+    window_ = std::min(window_ + ack.acked_bytes, target);
+  } else if (window_ < target || delivered_ < initial_window_) {
+    window_ += ack.acked_bytes;
+  }
+  window_ = std::max(window_, minimum_window_);
+  if (recovery_window_ != kUnbounded) {
+    recovery_window_ += ack.acked_bytes;
+    if (recovery_window_ >= window_) recovery_window_ = kUnbounded;
+  }
+}
+
+std::uint64_t BbrController::congestion_window() const noexcept {
+  std::uint64_t window = window_;
+  if (state_ == BbrState::probe_rtt) {
+    window = std::min(window, std::max(kProbeRttWindowPackets * mss_, minimum_window_));
+  }
+  std::uint64_t cap = inflight_hi_;
+  if (cap != kUnbounded && state_ == BbrState::probe_bw && cycle_index_ != kProbeUpPhase) {
+    cap = scale(cap, 1.0 - kHeadroom);
+  }
+  cap = std::min({cap, inflight_lo_, recovery_window_});
+  return std::max(std::min(window, cap), minimum_window_);
+}
+
+void BbrController::on_loss(const LossEvent& loss) noexcept {
+  round_lost_bytes_ += loss.lost_bytes;
+  round_lost_packets_ += std::max<std::uint64_t>(1, (loss.lost_bytes + mss_ - 1) / mss_);
+  loss_in_phase_ = true;
+  if (loss.persistent_congestion) {
+    // Every packet over several PTOs was lost: the model may be stale, so restart the
+    // flight from the minimum and let it double each round back up to the model.
+    recovery_window_ = minimum_window_;
+  }
+}
+
+void BbrController::on_spurious_loss(Instant now) noexcept {
+  (void)now;
+  recovery_window_ = kUnbounded;
+  if (!can_undo_) return;
+  inflight_hi_ = saved_inflight_hi_;
+  inflight_lo_ = saved_inflight_lo_;
+  can_undo_ = false;
+}
+
+}  // namespace dwcp::transport

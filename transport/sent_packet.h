@@ -1,0 +1,58 @@
+// What the sender remembers about a packet until it is acknowledged or declared lost: its
+// size and time for loss recovery and congestion control, a delivery-rate snapshot, and
+// what it carried, so that lost data can be sent again in new packets.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "transport/clock.h"
+
+namespace dwcp::transport {
+
+// A stretch of one stream's bytes. The stream's send buffer knows where messages end
+// inside it, so a retransmission can be cut differently from the original.
+struct StreamChunk {
+  std::uint64_t stream_id = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  bool fin = false;
+};
+
+// Control frames a packet carried that must be sent again (with current values) if it is
+// lost, as bits.
+namespace control_frame {
+inline constexpr std::uint16_t kMaxData = 1u << 0;
+inline constexpr std::uint16_t kMaxStreams = 1u << 1;
+inline constexpr std::uint16_t kDataBlocked = 1u << 2;
+inline constexpr std::uint16_t kHandshake = 1u << 3;      // a hello: the handshake resends it
+inline constexpr std::uint16_t kMaxStreamData = 1u << 4;  // for the streams in `chunks`
+inline constexpr std::uint16_t kResetStream = 1u << 5;    // idem
+inline constexpr std::uint16_t kClose = 1u << 6;
+}  // namespace control_frame
+
+struct SentPacket {
+  static constexpr std::size_t kMaxChunks = 8;
+
+  std::uint64_t packet_number = 0;
+  Instant sent_time;
+  std::uint32_t bytes = 0;  // UDP payload bytes
+  bool ack_eliciting = false;
+  bool in_flight = false;  // counted in bytes in flight (all but ACK-only packets)
+
+  // Delivery-rate snapshot at send time (draft-cheng-iccrg-delivery-rate-estimation).
+  std::uint64_t delivered = 0;
+  Instant delivered_time;
+  Instant first_sent_time;
+  bool is_app_limited = false;
+
+  std::array<StreamChunk, kMaxChunks> chunks{};
+  std::uint8_t chunk_count = 0;
+  std::uint16_t control = 0;  // control_frame bits
+
+  // Bookkeeping of the loss detector.
+  enum class State : std::uint8_t { in_flight, acked, lost };
+  State state = State::in_flight;
+};
+
+}  // namespace dwcp::transport
