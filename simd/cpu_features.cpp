@@ -41,8 +41,11 @@ SimdLevel detect() noexcept {
   const bool avx2 = (ebx & bit_AVX2) != 0;
   if (!avx2) return SimdLevel::sse2;
 
-  const bool avx512 =
-      (ebx & bit_AVX512F) != 0 && (ebx & bit_AVX512BW) != 0 && (ebx & bit_AVX512VL) != 0;
+  // VBMI2 and BMI2 too: the XOR-delta codec packs bytes with VPCOMPRESSB and masks with
+  // PEXT. A CPU with AVX-512BW but not VBMI2 (Skylake-X, Cascade Lake) runs the avx2 level.
+  const bool avx512 = (ebx & bit_AVX512F) != 0 && (ebx & bit_AVX512BW) != 0 &&
+                      (ebx & bit_AVX512VL) != 0 && (ecx & bit_AVX512VBMI2) != 0 &&
+                      (ebx & bit_BMI2) != 0;
   const std::uint64_t zmm_state = kXcr0Opmask | kXcr0ZmmHi256 | kXcr0Hi16Zmm;
   if (avx512 && (xcr0 & zmm_state) == zmm_state) return SimdLevel::avx512;
   return SimdLevel::avx2;

@@ -15,7 +15,8 @@ enum class SimdLevel : std::uint8_t {
   scalar,  // portable 64-bit word code, any x86-64
   sse2,    // 16-byte vectors (every x86-64 has SSE2)
   avx2,    // 32-byte vectors; needs the OS to save YMM state
-  avx512,  // 64-byte vectors with AVX-512F/BW/VL; needs the OS to save ZMM and mask state
+  avx512,  // 64-byte vectors, AVX-512F/BW/VL/VBMI2 and BMI2; needs the OS to save ZMM and mask
+           // state
 };
 
 std::string_view to_string(SimdLevel level) noexcept;

@@ -10,26 +10,26 @@ namespace {
 struct ScalarOps {
   static constexpr std::size_t kWidth = 8;
 
-  static std::uint64_t load(const std::byte* p) noexcept {
-    std::uint64_t v = 0;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
-  static std::uint64_t equal_mask(const std::byte* a, const std::byte* b) noexcept {
-    const std::uint64_t x = load(a) ^ load(b);
-    // 0x80 in every byte of x that is zero (no carries cross bytes: 0x7f + 0x7f < 0x100).
-    constexpr std::uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
-    const std::uint64_t zero_bytes = ~(((x & kLow7) + kLow7) | x | kLow7);
-    // Gather the eight 0x80 bits into the low byte, byte i to bit i.
-    return ((zero_bytes >> 7) * 0x0102040810204080ULL) >> 56;
-  }
-  static bool equal4(const std::byte* a, const std::byte* b) noexcept {
-    return ((load(a) ^ load(b)) | (load(a + 8) ^ load(b + 8)) | (load(a + 16) ^ load(b + 16)) |
-            (load(a + 24) ^ load(b + 24))) == 0;
-  }
   static void xor_vector(std::byte* out, const std::byte* a, const std::byte* b) noexcept {
-    const std::uint64_t v = load(a) ^ load(b);
-    std::memcpy(out, &v, sizeof v);
+    store64(out, load64(a) ^ load64(b));
+  }
+  static unsigned word_mask(const std::byte* block, const std::byte* base) noexcept {
+    unsigned words = 0;
+    for (std::size_t w = 0; w < 8; ++w) {
+      words |= unsigned{load64(block + 8 * w) != load64(base + 8 * w)} << w;
+    }
+    return words;
+  }
+  static std::size_t emit_chunk(std::byte* data, std::byte* masks, const std::byte* block,
+                                const std::byte* base, unsigned words) noexcept {
+    std::array<std::uint64_t, 8> x{};
+    for (std::size_t w = 0; w < 8; ++w) x[w] = load64(block + 8 * w) ^ load64(base + 8 * w);
+    return emit_chunk_words(data, masks, x.data(), words);
+  }
+  static std::size_t apply_chunk(std::byte* out, const std::byte* from, const std::byte* masks,
+                                 const std::byte* data, unsigned words,
+                                 std::uint64_t& byte_mask) noexcept {
+    return apply_chunk_words(out, from, masks, data, words, byte_mask);
   }
 };
 

@@ -1,4 +1,6 @@
-// The sse2 variant: 16-byte SSE2 vectors (every x86-64 has them).
+// The sse2 variant: 16-byte SSE2 vectors (every x86-64 has them). SSE2 has no byte
+// shuffle, so chunks are packed and unpacked by the word-sized code the scalar level uses;
+// the vectors find and XOR the changed words.
 #include <emmintrin.h>
 
 #include "simd/xor_codec_impl.h"
@@ -10,23 +12,33 @@ namespace {
 struct Sse2Ops {
   static constexpr std::size_t kWidth = 16;
 
-  static std::uint64_t equal_mask(const std::byte* a, const std::byte* b) noexcept {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
-    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
-    return static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)));
-  }
-  static bool equal4(const std::byte* a, const std::byte* b) noexcept {
-    __m128i d = _mm_setzero_si128();
-    for (int k = 0; k < 4; ++k) {
-      d = _mm_or_si128(d, _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a) + k),
-                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b) + k)));
-    }
-    return _mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) == 0xffff;
+  static __m128i load(const std::byte* p) noexcept {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   }
   static void xor_vector(std::byte* out, const std::byte* a, const std::byte* b) noexcept {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
-    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_xor_si128(x, y));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_xor_si128(load(a), load(b)));
+  }
+  static unsigned word_mask(const std::byte* block, const std::byte* base) noexcept {
+    std::uint64_t equal = 0;  // bit i: byte i of the chunk unchanged
+    for (std::size_t k = 0; k < 4; ++k) {
+      const __m128i eq = _mm_cmpeq_epi8(load(block + 16 * k), load(base + 16 * k));
+      equal |= std::uint64_t{static_cast<std::uint16_t>(_mm_movemask_epi8(eq))} << (16 * k);
+    }
+    return nonzero_bytes(~equal);
+  }
+  static std::size_t emit_chunk(std::byte* data, std::byte* masks, const std::byte* block,
+                                const std::byte* base, unsigned words) noexcept {
+    alignas(16) std::array<std::uint64_t, 8> x{};
+    for (std::size_t k = 0; k < 4; ++k) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(x.data() + 2 * k),
+                      _mm_xor_si128(load(block + 16 * k), load(base + 16 * k)));
+    }
+    return emit_chunk_words(data, masks, x.data(), words);
+  }
+  static std::size_t apply_chunk(std::byte* out, const std::byte* from, const std::byte* masks,
+                                 const std::byte* data, unsigned words,
+                                 std::uint64_t& byte_mask) noexcept {
+    return apply_chunk_words(out, from, masks, data, words, byte_mask);
   }
 };
 

@@ -50,8 +50,10 @@ TEST_CASE("detection agrees with the kernel's view of the CPU") {
   MESSAGE("detected " << to_string(detected));
   CHECK(detected >= SimdLevel::sse2);  // part of x86-64
   CHECK((detected >= SimdLevel::avx2) == flags.contains("avx2"));
-  const bool avx512 =
-      flags.contains("avx512f") && flags.contains("avx512bw") && flags.contains("avx512vl");
+  // The avx512 level also needs VBMI2 (VPCOMPRESSB) and BMI2 (PEXT) for the delta codec.
+  const bool avx512 = flags.contains("avx512f") && flags.contains("avx512bw") &&
+                      flags.contains("avx512vl") && flags.contains("avx512_vbmi2") &&
+                      flags.contains("bmi2");
   CHECK((detected >= SimdLevel::avx512) == avx512);
 }
 

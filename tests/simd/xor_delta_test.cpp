@@ -21,6 +21,7 @@
 #include "tests/simd/xor_reference.h"
 
 using namespace dwcp::simd;
+using dwcp::test::reference_decode;
 using dwcp::test::reference_encode;
 using dwcp::test::reference_xor;
 
@@ -96,6 +97,25 @@ void check_round_trip(const XorKernels& k, std::span<const std::byte> base,
   REQUIRE(decoded.has_value());
   CHECK(*decoded == block.size());
   CHECK(std::equal(block.begin(), block.end(), rebuilt.begin()));
+  const auto by_reference = reference_decode(base, *expected, block.size());
+  REQUIRE(by_reference.has_value());
+  CHECK(std::equal(block.begin(), block.end(), by_reference->begin(), by_reference->end()));
+}
+
+// Decodes `delta` with `k` into memory that ends at a guard page, and checks the result
+// (the block, or the error) against the reference decoder.
+void check_decode_agrees(const XorKernels& k, std::span<const std::byte> base,
+                         std::span<const std::byte> delta, std::span<std::byte> guarded_out) {
+  const auto want = reference_decode(base, delta, guarded_out.size());
+  const auto got = k.decode(base.data(), base.size(), delta.data(), delta.size(),
+                            guarded_out.data(), guarded_out.size());
+  REQUIRE(got.has_value() == want.has_value());
+  if (!got) {
+    CHECK(got.error() == want.error());
+    return;
+  }
+  REQUIRE(*got == want->size());
+  CHECK(std::equal(want->begin(), want->end(), guarded_out.begin()));
 }
 
 }  // namespace
@@ -195,7 +215,7 @@ TEST_CASE("single changed bytes at block and vector edges round-trip") {
         CAPTURE(n);
         CAPTURE(at);
         check_round_trip(*k, base, block);
-        // Two changes a short equal run apart: stays one literal, or splits, as the rule says.
+        // A second change in the next word: two byte masks, maybe two chunks.
         if (at + 9 < n) {
           block[at + 9] ^= std::byte{2};
           check_round_trip(*k, base, block);
@@ -271,23 +291,37 @@ TEST_CASE("malformed deltas are rejected with a specific error") {
     return active_xor_kernels().decode(base.data(), base.size(), delta.data(), delta.size(),
                                        out.data(), out_size);
   };
-  CHECK(decode({4, 0, 0}).error() == DeltaErrc::malformed);        // empty token
-  CHECK(decode({4, 3, 2, 1, 1}).error() == DeltaErrc::malformed);  // runs past the block
-  CHECK(decode({4, 4, 7}).error() == DeltaErrc::malformed);        // trailing byte
-  CHECK(decode({4, 2, 5, 1, 1}).error() == DeltaErrc::malformed);  // literal past the block
-  CHECK(decode({4, 0, 4, 1, 2}).error() == DeltaErrc::truncated);  // literal cut short
-  CHECK(decode({0x80, 0x80}).error() == DeltaErrc::truncated);     // integer cut short
-  CHECK(decode({65}).error() == DeltaErrc::no_space);              // block larger than out
-  CHECK(decode({4, 4}, 3).error() == DeltaErrc::no_space);
+  // A 4-byte block: one chunk, one word.
+  CHECK(decode({4, 2}).error() == DeltaErrc::malformed);              // chunk past the block
+  CHECK(decode({4, 1, 2, 1, 9}).error() == DeltaErrc::malformed);     // word past the block
+  CHECK(decode({4, 1, 1, 0x10, 9}).error() == DeltaErrc::malformed);  // byte past the block
+  CHECK(decode({4, 0, 7}).error() == DeltaErrc::malformed);           // trailing byte
+  CHECK(decode({4}).error() == DeltaErrc::truncated);                 // no chunk map
+  CHECK(decode({4, 1}).error() == DeltaErrc::truncated);              // no word mask
+  CHECK(decode({4, 1, 1}).error() == DeltaErrc::truncated);           // no byte mask
+  CHECK(decode({4, 1, 1, 3, 9}).error() == DeltaErrc::truncated);     // a byte short
+  CHECK(decode({0x80, 0x80}).error() == DeltaErrc::truncated);        // integer cut short
+  CHECK(decode({65}).error() == DeltaErrc::no_space);                 // block larger than out
+  CHECK(decode({4, 0}, 3).error() == DeltaErrc::no_space);
   std::vector<std::uint8_t> huge(11, 0xff);
   CHECK(decode(huge).error() == DeltaErrc::malformed);  // integer over 64 bits
-  const auto ok = decode({4, 1, 2, 0xa, 0xb, 1, 0});
+  // A 64-byte block: a chunk map bit past its one chunk; a second segment that is not there.
+  CHECK(decode({64, 2}).error() == DeltaErrc::malformed);
+  CHECK(decode({64, 0, 0}).error() == DeltaErrc::malformed);
+  const auto ok = decode({4, 1, 1, 0x0a, 0xa, 0xb});
   REQUIRE(ok.has_value());
   CHECK(*ok == 4);
   CHECK(out[0] == std::byte{7});
   CHECK(out[1] == (std::byte{7} ^ std::byte{0xa}));
-  CHECK(out[3] == std::byte{7});
+  CHECK(out[2] == std::byte{7});
+  CHECK(out[3] == (std::byte{7} ^ std::byte{0xb}));
   CHECK(decode({0}).value() == 0);  // empty block
+  // Not canonical, accepted: a zero word mask, a zero byte mask, a zero XOR byte.
+  for (const auto& spent :
+       std::vector<std::vector<std::uint8_t>>{{4, 1, 0}, {4, 1, 1, 0}, {4, 1, 1, 1, 0}}) {
+    REQUIRE(decode(spent) == 4u);
+    CHECK(std::all_of(out.begin(), out.begin() + 4, [](std::byte b) { return b == std::byte{7}; }));
+  }
 }
 
 TEST_CASE("random garbage never decodes out of bounds") {
@@ -300,9 +334,35 @@ TEST_CASE("random garbage never decodes out of bounds") {
       if (!garbage.empty() && round % 2 == 0) garbage[0] = static_cast<std::byte>(rng() % 200);
       const std::size_t cap = rng() % 257;
       auto out = guarded_out.tail(cap);
-      const auto r = k->decode(base.data(), base.size(), garbage.data(), garbage.size(), out.data(),
-                               out.size());
-      if (r) REQUIRE(*r <= cap);
+      check_decode_agrees(*k, base, garbage, out);
+    }
+  }
+}
+
+TEST_CASE("damaged deltas decode as the reference decodes them") {
+  // Valid deltas with bytes flipped, cut or added: what each level rebuilds, or the error
+  // it reports, matches the reference; nothing is read or written out of bounds.
+  std::mt19937_64 rng(19);
+  GuardedBuffer guarded_out(9000);
+  for (const std::size_t n : {4u, 64u, 100u, 4096u, 4097u, 8200u}) {
+    const auto base = random_bytes(rng, n);
+    const auto block = mutate(rng, base, 0.02);
+    const auto delta = reference_encode(base, block);
+    if (!delta) continue;
+    for (const XorKernels* k : all_kernels()) {
+      CAPTURE(to_string(k->level));
+      CAPTURE(n);
+      for (int round = 0; round < 3000; ++round) {
+        auto damaged = *delta;
+        const int flips = 1 + static_cast<int>(rng() % 3);
+        for (int f = 0; f < flips; ++f) {
+          damaged[rng() % damaged.size()] ^= static_cast<std::byte>(1u << (rng() % 8));
+        }
+        if (round % 3 == 1) damaged.resize(rng() % damaged.size());
+        if (round % 3 == 2) damaged.push_back(static_cast<std::byte>(rng()));
+        const std::size_t cap = round % 5 == 0 ? n - rng() % (n / 2 + 1) : n;
+        check_decode_agrees(*k, base, damaged, guarded_out.tail(cap));
+      }
     }
   }
 }
@@ -336,6 +396,17 @@ TEST_CASE("the public functions check their spans and agree with the kernels") {
   reference_xor(want.data(), base.data(), block.data(), 4096);
   CHECK(x == want);
   CHECK(xor_into(x, std::span(base).first(10), block).error() == DeltaErrc::no_space);
+
+  // No base at all (an empty span, no data pointer): the block against zeros.
+  std::vector<std::byte> sparse(4096);
+  sparse[5] = std::byte{1};
+  sparse[4000] = std::byte{2};
+  const auto alone = encode_delta({}, sparse, delta);
+  REQUIRE(alone.has_value());
+  CHECK(*alone == reference_encode({}, sparse)->size());
+  std::vector<std::byte> rebuilt_alone(4096, std::byte{0x5a});
+  CHECK(decode_delta({}, std::span<const std::byte>(delta.data(), *alone), rebuilt_alone) == 4096u);
+  CHECK(rebuilt_alone == sparse);
   CHECK(to_string(DeltaErrc::truncated) == "truncated delta");
 }
 
