@@ -85,9 +85,9 @@ enum class PacketType : std::uint8_t {
 
 struct PacketHeader {
   PacketType type = PacketType::short_header;
-  std::uint32_t version = kVersion1;  // long headers only
-  ConnectionId dcid;
-  ConnectionId scid;                     // long headers only
+  std::uint32_t version = kVersion1;     // long headers only
+  ConnectionIdRef dcid;                  // into the datagram
+  ConnectionIdRef scid;                  // long headers only
   std::uint64_t packet_number = 0;       // truncated, as on the wire
   std::size_t packet_number_length = 1;  // 1..4
 };
