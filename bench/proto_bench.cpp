@@ -141,7 +141,7 @@ void bm_parse_verify(benchmark::State& state) {
     if (!parsed) return state.SkipWithError("parse_packet failed");
     proto::FrameReader reader(parsed->header.type, parsed->payload);
     const auto frame = reader.next();
-    const auto* stream = frame ? std::get_if<proto::StreamFrame>(&*frame) : nullptr;
+    const auto* stream = frame ? std::get_if<proto::StreamFrame>(*frame) : nullptr;
     if (stream == nullptr) return state.SkipWithError("no STREAM frame");
     benchmark::DoNotOptimize(stream->data.data());
     benchmark::DoNotOptimize(stream->data.size());

@@ -382,16 +382,16 @@ Result<std::size_t> encode_ack(std::span<std::byte> out, std::span<const PacketR
   return w.result();
 }
 
-Result<std::pair<Frame, std::size_t>> decode_frame(std::span<const std::byte> in) noexcept {
+Result<std::size_t> decode_frame(std::span<const std::byte> in, Frame& frame) noexcept {
   WireReader r(in);
   const auto type = static_cast<std::uint8_t>(r.minimal_type());
   if (!r) return r.failure();
 
-  Frame frame;
   if (type == type_byte(FrameType::padding)) {
     std::size_t length = 1;
     while (length < in.size() && in[length] == std::byte{0}) ++length;
-    return std::pair{Frame{PaddingFrame{length}}, length};
+    frame = PaddingFrame{length};
+    return length;
   }
   if ((type & 0xf0) == type_byte(FrameType::stream)) {
     frame = read_stream(r, type);
@@ -478,7 +478,14 @@ Result<std::pair<Frame, std::size_t>> decode_frame(std::span<const std::byte> in
     }
   }
   if (!r) return r.failure();
-  return std::pair{frame, r.consumed()};
+  return r.consumed();
+}
+
+Result<std::pair<Frame, std::size_t>> decode_frame(std::span<const std::byte> in) noexcept {
+  Frame frame;
+  auto size = decode_frame(in, frame);
+  if (!size) return std::unexpected(size.error());
+  return std::pair{frame, *size};
 }
 
 }  // namespace dwcp::proto

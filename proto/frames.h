@@ -222,5 +222,8 @@ Result<std::size_t> encode_ack(std::span<std::byte> out, std::span<const PacketR
 // One frame from the start of `in`, and the bytes it took. Errors: truncated,
 // unknown_frame, invalid_value, too_many_ack_ranges, limit_exceeded, transport_parameter.
 Result<std::pair<Frame, std::size_t>> decode_frame(std::span<const std::byte> in) noexcept;
+// The same into `frame` (left unspecified on error); the bytes it took. Saves a copy of
+// the frame on hot paths.
+Result<std::size_t> decode_frame(std::span<const std::byte> in, Frame& frame) noexcept;
 
 }  // namespace dwcp::proto

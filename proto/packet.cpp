@@ -154,22 +154,22 @@ bool frame_allowed(PacketType type, FrameType frame) noexcept {
   return false;
 }
 
-Result<Frame> FrameReader::next() noexcept {
+Result<const Frame*> FrameReader::next() noexcept {
   if (type_ == PacketType::version_negotiation) {  // a version list, not frames
     rest_ = {};
     return std::unexpected(Errc::frame_not_allowed);
   }
-  auto decoded = decode_frame(rest_);
-  if (!decoded) {
+  auto size = decode_frame(rest_, frame_);
+  if (!size) {
     rest_ = {};
-    return std::unexpected(decoded.error());
+    return std::unexpected(size.error());
   }
-  if (!frame_allowed(type_, frame_type(decoded->first))) {
+  if (!frame_allowed(type_, frame_type(frame_))) {
     rest_ = {};
     return std::unexpected(Errc::frame_not_allowed);
   }
-  rest_ = rest_.subspan(decoded->second);
-  return decoded->first;
+  rest_ = rest_.subspan(*size);
+  return &frame_;
 }
 
 PacketBuilder::PacketBuilder(std::span<std::byte> out, PacketType type, std::size_t header_size,

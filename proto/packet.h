@@ -124,12 +124,14 @@ class FrameReader {
   FrameReader(PacketType type, std::span<const std::byte> payload) noexcept
       : type_(type), rest_(payload) {}
   [[nodiscard]] bool done() const noexcept { return rest_.empty(); }
-  // The next frame; an error ends the packet (frame_not_allowed among the decoder's).
-  Result<Frame> next() noexcept;
+  // The next frame, valid until the next call; an error ends the packet
+  // (frame_not_allowed among the decoder's).
+  Result<const Frame*> next() noexcept;
 
  private:
   PacketType type_;
   std::span<const std::byte> rest_;
+  Frame frame_;
 };
 
 // Assembles one packet into `out`: header first, then frames, then finish() writes the

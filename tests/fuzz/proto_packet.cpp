@@ -52,13 +52,13 @@ std::vector<Frame> read_frames(const ParsedPacket& packet, bool& complete) {
       complete = false;
       break;
     }
-    check(decoded.has_value() && frames_equal(*frame, decoded->first),
+    check(decoded.has_value() && frames_equal(**frame, decoded->first),
           "FrameReader returns another frame than decode_frame");
     check(decoded->second > 0 && decoded->second <= rest.size(), "frame size out of range");
-    check(frame_allowed(packet.header.type, frame_type(*frame)),
+    check(frame_allowed(packet.header.type, frame_type(**frame)),
           "FrameReader returns a frame the packet type does not allow");
-    check_frame_round_trip(*frame, decoded->second);
-    frames.push_back(*frame);
+    check_frame_round_trip(**frame, decoded->second);
+    frames.push_back(**frame);
     rest = rest.subspan(decoded->second);
   }
   check(!complete || rest.empty(), "FrameReader done before the payload ends");

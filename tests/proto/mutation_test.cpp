@@ -149,7 +149,7 @@ TEST_CASE("mutated packets are rejected or parse into frames that re-encode iden
       if (!frame) break;
       ++frames_seen;
       // What decoded must encode back to bytes that decode to the same thing.
-      auto size = encode_frame(scratch, *frame);
+      auto size = encode_frame(scratch, **frame);
       REQUIRE(size);
       auto again = decode_frame(std::span(scratch).first(*size));
       REQUIRE(again);

@@ -47,7 +47,7 @@ std::vector<Frame> frames_of(const ParsedPacket& packet) {
   while (!reader.done()) {
     auto frame = reader.next();
     REQUIRE(frame);
-    frames.push_back(*frame);
+    frames.push_back(**frame);
   }
   return frames;
 }
