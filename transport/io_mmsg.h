@@ -1,0 +1,69 @@
+// The fast kernel backend: sendmmsg/recvmmsg, up to kMaxBatch messages per syscall, with
+// UDP GSO on send (one buffer of N x segment_size bytes leaves as N datagrams, the
+// kernel's per-packet cost paid once) and UDP GRO on receive (the kernel hands over
+// consecutive datagrams of one flow as one buffer).
+//
+// MACHINE.md measured loopback at 0.33 Mpps without GSO, 1.4 Mpps with GSO, and ~96
+// Gbit/s with GSO and GRO: the per-datagram kernel cost, not the syscall, is the limit.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "transport/io_backend.h"
+#include "transport/udp_socket.h"
+
+namespace dwcp::transport {
+
+// Thread safety: one thread may be in send() while another is in receive(); each path
+// has its own scratch arrays. Nothing else is shared but the GSO limit, which is atomic.
+class MmsgBackend final : public IoBackend {
+ public:
+  // Takes the socket over. gso_max_segments: 1 turns GSO off; at most kMaxGsoSegments.
+  // The caller (io_select.h) has checked that the kernel accepts UDP_SEGMENT. GRO is on
+  // if the socket has it (SocketReport::gro).
+  explicit MmsgBackend(UdpSocket socket, std::size_t gso_max_segments = kMaxGsoSegments) noexcept;
+
+  [[nodiscard]] std::string_view name() const noexcept override { return "mmsg"; }
+  [[nodiscard]] IoCapabilities capabilities() const noexcept override;
+  [[nodiscard]] SocketAddress local_address() const noexcept override {
+    return socket_.local_address();
+  }
+  [[nodiscard]] int fd() const noexcept override { return socket_.fd(); }
+  [[nodiscard]] const UdpSocket& socket() const noexcept { return socket_; }
+
+  // See IoBackend::send. One sendmmsg per kMaxBatch entries; an entry of several
+  // datagrams carries a UDP_SEGMENT control message. If the kernel answers EIO to a GSO
+  // entry (a route whose device cannot checksum-offload), GSO is turned off for good and
+  // the call returns gso_refused.
+  [[nodiscard]] IoResult<std::size_t> send(std::span<const TxDatagram> batch) noexcept override;
+  // See IoBackend::receive. One recvmmsg per kMaxBatch slots; a further one only if the
+  // previous filled every slot.
+  [[nodiscard]] IoResult<std::size_t> receive(std::span<RxDatagram> batch) noexcept override;
+
+ private:
+  union TxControl {
+    cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
+  };
+  union RxControl {
+    cmsghdr align;
+    char bytes[detail::kRxControlSize];
+  };
+
+  UdpSocket socket_;
+  std::atomic<std::size_t> gso_max_segments_;
+  std::array<mmsghdr, kMaxBatch> tx_msgs_{};
+  std::array<iovec, kMaxBatch> tx_iov_{};
+  std::array<TxControl, kMaxBatch> tx_control_{};
+  std::array<mmsghdr, kMaxBatch> rx_msgs_{};
+  std::array<iovec, kMaxBatch> rx_iov_{};
+  std::array<RxControl, kMaxBatch> rx_control_{};
+};
+
+}  // namespace dwcp::transport

@@ -1,0 +1,221 @@
+#include "transport/reorder_buffer.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+
+namespace dwcp::transport {
+
+namespace {
+
+constexpr std::size_t kBitsPerWord = 64;
+
+// Bits [from, from + count) of a word; count in 1..64.
+constexpr std::uint64_t bit_run(std::size_t from, std::size_t count) noexcept {
+  const std::uint64_t ones =
+      count == kBitsPerWord ? ~std::uint64_t{0} : (std::uint64_t{1} << count) - 1;
+  return ones << from;
+}
+
+}  // namespace
+
+std::string_view to_string(ReorderError error) noexcept {
+  switch (error) {
+    case ReorderError::flow_control:
+      return "flow_control";
+    case ReorderError::final_size:
+      return "final_size";
+  }
+  return "unknown";
+}
+
+proto::TransportError close_code(ReorderError error) noexcept {
+  return error == ReorderError::flow_control ? proto::TransportError::flow_control_error
+                                             : proto::TransportError::final_size_error;
+}
+
+ReorderBuffer::ReorderBuffer(std::uint64_t offset_limit, std::size_t block_size)
+    : block_size_(
+          std::max(kBitsPerWord, (block_size + kBitsPerWord - 1) / kBitsPerWord * kBitsPerWord)),
+      limit_(offset_limit) {}
+
+void ReorderBuffer::set_offset_limit(std::uint64_t limit) noexcept {
+  limit_ = std::max(limit_, limit);
+}
+
+ReorderStatus ReorderBuffer::insert(std::uint64_t offset, std::span<const std::byte> data, bool fin,
+                                    bool message_end) {
+  // Past 2^64 is past any limit; the codec stops frames past 2^62 − 1 before this.
+  if (data.size() > std::numeric_limits<std::uint64_t>::max() - offset) {
+    return ReorderError::flow_control;
+  }
+  const std::uint64_t end = offset + data.size();
+  if (final_size_) {
+    if (end > *final_size_ || (fin && end != *final_size_)) return ReorderError::final_size;
+  } else if (fin && end < highest_) {
+    return ReorderError::final_size;
+  }
+  if (end > limit_) return ReorderError::flow_control;
+
+  highest_ = std::max(highest_, end);
+  if (end > delivered_) {
+    const std::uint64_t begin = std::max(offset, delivered_);
+    if (begin < end) buffered_ += store(begin, data.subspan(begin - offset));
+    if (message_end && !data.empty()) mark_end(end - 1);
+    if (fin && !final_size_) mark_end(end - 1);
+  }
+  if (fin) final_size_ = end;
+  advance();
+  return std::nullopt;
+}
+
+ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
+  const std::uint64_t index = offset / block_size_ - first_block_;
+  if (index >= blocks_.size()) blocks_.resize(index + 1);
+  Block& block = blocks_[index];
+  if (!block.allocated()) {
+    const std::size_t words = block_size_ / kBitsPerWord;
+    block.data = std::make_unique_for_overwrite<std::byte[]>(block_size_);
+    block.received = std::make_unique<std::uint64_t[]>(words);
+    block.ends = std::make_unique<std::uint64_t[]>(words);
+  }
+  return block;
+}
+
+const ReorderBuffer::Block* ReorderBuffer::find_block(std::uint64_t offset) const noexcept {
+  const std::uint64_t number = offset / block_size_;
+  if (number < first_block_ || number - first_block_ >= blocks_.size()) return nullptr;
+  const Block& block = blocks_[number - first_block_];
+  return block.allocated() ? &block : nullptr;
+}
+
+std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::byte> data) {
+  std::uint64_t fresh_bytes = 0;
+  std::size_t done = 0;
+  while (done < data.size()) {
+    Block& block = block_for(offset + done);
+    const std::size_t local = (offset + done) % block_size_;
+    const std::size_t stop = std::min(block_size_, local + (data.size() - done));
+    for (std::size_t i = local; i < stop;) {
+      const std::size_t word = i / kBitsPerWord;
+      const std::size_t bit = i % kBitsPerWord;
+      const std::size_t run = std::min(kBitsPerWord - bit, stop - i);
+      const std::uint64_t mask = bit_run(bit, run);
+      std::uint64_t fresh = mask & ~block.received[word];
+      const std::byte* from = data.data() + done + (i - local);
+      if (fresh == mask) {
+        std::memcpy(block.data.get() + i, from, run);
+      } else {
+        // First write wins: only the bytes not here yet are copied.
+        for (std::uint64_t left = fresh; left != 0; left &= left - 1) {
+          const auto at = static_cast<std::size_t>(std::countr_zero(left));
+          block.data[word * kBitsPerWord + at] = from[word * kBitsPerWord + at - i];
+        }
+      }
+      fresh_bytes += static_cast<std::uint64_t>(std::popcount(fresh));
+      block.received[word] |= mask;
+      i += run;
+    }
+    done += stop - local;
+  }
+  return fresh_bytes;
+}
+
+void ReorderBuffer::mark_end(std::uint64_t last_byte) {
+  Block& block = block_for(last_byte);
+  const std::size_t local = last_byte % block_size_;
+  block.ends[local / kBitsPerWord] |= std::uint64_t{1} << (local % kBitsPerWord);
+  end_scan_ = std::min(end_scan_, last_byte);
+}
+
+void ReorderBuffer::advance() {
+  const std::size_t words = block_size_ / kBitsPerWord;
+  // Extend the run of received bytes.
+  for (const Block* block = find_block(contiguous_); block != nullptr;
+       block = find_block(contiguous_)) {
+    const std::uint64_t block_start = contiguous_ - contiguous_ % block_size_;
+    std::size_t word = (contiguous_ % block_size_) / kBitsPerWord;
+    std::uint64_t missing =
+        ~block->received[word] & (~std::uint64_t{0} << (contiguous_ % kBitsPerWord));
+    while (missing == 0 && ++word < words) missing = ~block->received[word];
+    if (missing != 0) {
+      contiguous_ =
+          block_start + word * kBitsPerWord + static_cast<std::uint64_t>(std::countr_zero(missing));
+      break;
+    }
+    contiguous_ = block_start + block_size_;
+  }
+  // Find the first message end inside it.
+  ready_end_.reset();
+  std::uint64_t at = std::max(end_scan_, delivered_);
+  while (at < contiguous_) {
+    const Block* block = find_block(at);  // received, so allocated
+    const std::uint64_t block_start = at - at % block_size_;
+    const std::uint64_t stop = std::min(block_start + block_size_, contiguous_);
+    std::size_t word = (at % block_size_) / kBitsPerWord;
+    std::uint64_t ends = block->ends[word] & (~std::uint64_t{0} << (at % kBitsPerWord));
+    while (ends == 0 && block_start + (word + 1) * kBitsPerWord < stop) {
+      ends = block->ends[++word];
+    }
+    if (ends != 0) {
+      const std::uint64_t last_byte =
+          block_start + word * kBitsPerWord + static_cast<std::uint64_t>(std::countr_zero(ends));
+      if (last_byte < contiguous_) {
+        end_scan_ = last_byte;
+        ready_end_ = last_byte + 1;
+        return;
+      }
+    }
+    at = stop;
+  }
+  end_scan_ = contiguous_;
+}
+
+std::optional<std::uint64_t> ReorderBuffer::next_message_size() const noexcept {
+  if (!ready_end_) return std::nullopt;
+  return *ready_end_ - delivered_;
+}
+
+std::optional<std::size_t> ReorderBuffer::read_message(std::span<std::byte> out) {
+  if (!ready_end_ || out.size() < *ready_end_ - delivered_) return std::nullopt;
+  const auto size = static_cast<std::size_t>(*ready_end_ - delivered_);
+  for (std::size_t done = 0; done < size;) {
+    const Block* block = find_block(delivered_ + done);
+    const std::size_t local = (delivered_ + done) % block_size_;
+    const std::size_t run = std::min(block_size_ - local, size - done);
+    std::memcpy(out.data() + done, block->data.get() + local, run);
+    done += run;
+  }
+  delivered_ += size;
+  buffered_ -= size;
+  release_delivered_blocks();
+  advance();
+  return size;
+}
+
+std::optional<std::vector<std::byte>> ReorderBuffer::pop_message() {
+  const auto size = next_message_size();
+  if (!size) return std::nullopt;
+  std::vector<std::byte> message(static_cast<std::size_t>(*size));
+  read_message(message);
+  return message;
+}
+
+void ReorderBuffer::release_delivered_blocks() {
+  const std::uint64_t first_needed = delivered_ / block_size_;
+  while (!blocks_.empty() && first_block_ < first_needed) {
+    blocks_.pop_front();
+    ++first_block_;
+  }
+  first_block_ = std::max(first_block_, first_needed);
+}
+
+std::size_t ReorderBuffer::allocated_bytes() const noexcept {
+  const std::size_t per_block = block_size_ + 2 * (block_size_ / 8);
+  return per_block *
+         static_cast<std::size_t>(std::count_if(
+             blocks_.begin(), blocks_.end(), [](const Block& block) { return block.allocated(); }));
+}
+
+}  // namespace dwcp::transport
