@@ -73,6 +73,9 @@ class LossDetector {
   // Runs the loss-time check or the probe timeout, whichever timer() stood for.
   RecoveryOutcome on_timeout(Instant now, PacketVisitor& visitor);
 
+  // The peer's max_ack_delay, once its transport parameters are known.
+  void set_max_ack_delay(Duration delay) noexcept { config_.max_ack_delay = delay; }
+
   [[nodiscard]] const RttEstimator& rtt() const noexcept { return rtt_; }
   [[nodiscard]] std::uint64_t bytes_in_flight() const noexcept { return bytes_in_flight_; }
   [[nodiscard]] std::uint64_t largest_acked() const noexcept { return largest_acked_; }

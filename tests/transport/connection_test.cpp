@@ -1,0 +1,384 @@
+// Two connections joined by a simulated link, in simulated time, with no sockets: the
+// handshake, bulk transfer on several streams, faults (loss, reordering, duplication,
+// corruption), a slow consumer, a dead peer and a close. The link plays the node's part:
+// it checks each datagram's trailer and hands the client's first Initial to
+// Connection::accept.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "transport/connection.h"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstring>
+#include <map>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "proto/packet.h"
+
+using namespace dwcp::transport;
+using namespace dwcp::proto;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+namespace {
+
+using Bytes = std::vector<std::byte>;
+
+struct LinkFaults {
+  double loss = 0;
+  double reorder = 0;  // extra delay of up to 5 ms for this datagram
+  double duplicate = 0;
+  double corrupt = 0;
+};
+
+struct Datagram {
+  Instant arrival;
+  std::uint64_t sequence;
+  bool to_server;
+  Bytes bytes;
+  friend bool operator>(const Datagram& a, const Datagram& b) {
+    return a.arrival != b.arrival ? a.arrival > b.arrival : a.sequence > b.sequence;
+  }
+};
+
+// The link, both endpoints, and a clock.
+class Simulation {
+ public:
+  Simulation(const ConnectionConfig& client_config, const ConnectionConfig& server_config,
+             Duration one_way_delay, LinkFaults faults, std::uint64_t seed)
+      : server_config_(server_config), delay_(one_way_delay), faults_(faults), rng_(seed) {
+    client_ = Connection::connect(client_config, id(1), id(99), now_);
+  }
+
+  Connection& client() { return *client_; }
+  Connection* server() { return server_.get(); }
+  Instant now() const { return now_; }
+  std::uint64_t corrupt_dropped() const { return corrupt_dropped_; }
+  void set_blackhole(bool on) { blackhole_ = on; }
+
+  // Runs until `done` holds or `limit` of simulated time passed; false on the limit.
+  template <typename Done, typename App>
+  bool run(Duration limit, Done&& done, App&& app) {
+    const Instant end = now_ + limit;
+    while (now_ < end) {
+      app(*this);
+      flush(*client_, false);
+      if (server_) flush(*server_, true);
+      deliver();
+      fire_timers();
+      if (done(*this)) return true;
+      advance();
+    }
+    return false;
+  }
+
+ private:
+  static ConnectionId id(std::uint8_t value) {
+    std::array<std::byte, kConnectionIdLength> bytes{};
+    bytes.fill(std::byte{value});
+    return ConnectionId(bytes);
+  }
+
+  bool chance(double p) { return p > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < p; }
+
+  void flush(Connection& connection, bool from_server) {
+    std::array<std::byte, 65536> buffer{};
+    for (int i = 0; i < 10000; ++i) {
+      const std::size_t size = connection.send(buffer, now_);
+      if (size == 0) return;
+      if (blackhole_ || chance(faults_.loss)) continue;
+      Bytes bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(size));
+      if (chance(faults_.corrupt)) bytes[rng_() % bytes.size()] ^= std::byte{0x20};
+      Duration delay = delay_;
+      if (chance(faults_.reorder)) delay += microseconds(rng_() % 5000);
+      const int copies = chance(faults_.duplicate) ? 2 : 1;
+      for (int c = 0; c < copies; ++c) {
+        wire_.push(Datagram{now_ + delay, sequence_++, !from_server, bytes});
+      }
+    }
+    FAIL("an endpoint never stops sending");
+  }
+
+  void deliver() {
+    bool to_client = false;
+    bool to_server = false;
+    while (!wire_.empty() && wire_.top().arrival <= now_) {
+      const Datagram datagram = wire_.top();
+      wire_.pop();
+      auto packet = parse_packet(datagram.bytes);
+      if (!packet) {  // a flipped bit fails the checksum, or the header check before it
+        ++corrupt_dropped_;
+        continue;
+      }
+      if (datagram.to_server) {
+        if (!server_) {
+          auto accepted =
+              Connection::accept(server_config_, id(2), *packet, datagram.bytes.size(), now_);
+          REQUIRE(accepted);
+          server_ = std::move(*accepted);
+        } else {
+          server_->receive(*packet, datagram.bytes.size(), now_);
+        }
+        to_server = true;
+      } else {
+        client_->receive(*packet, datagram.bytes.size(), now_);
+        to_client = true;
+      }
+    }
+    if (to_client) client_->on_batch_end(now_);
+    if (to_server && server_) server_->on_batch_end(now_);
+  }
+
+  void fire_timers() {
+    for (Connection* c : {client_.get(), server_.get()}) {
+      if (c == nullptr) continue;
+      const auto timer = c->next_timer();
+      if (timer && *timer <= now_) c->on_timer(now_);
+    }
+  }
+
+  void advance() {
+    // Small steps keep pacing honest; jump ahead when nothing can happen sooner.
+    Instant next = now_ + microseconds(200);
+    if (!wire_.empty() && wire_.top().arrival < next)
+      next = std::max(now_ + Duration{1}, wire_.top().arrival);
+    now_ = next;
+  }
+
+  ConnectionConfig server_config_;
+  Duration delay_;
+  LinkFaults faults_;
+  std::mt19937_64 rng_;
+  Instant now_ = kSimulatedEpoch;
+  std::unique_ptr<Connection> client_;
+  std::unique_ptr<Connection> server_;
+  std::priority_queue<Datagram, std::vector<Datagram>, std::greater<>> wire_;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t corrupt_dropped_ = 0;
+  bool blackhole_ = false;
+};
+
+// A deterministic message: its size and bytes follow from (stream, index).
+Bytes message(std::uint64_t stream, std::uint64_t index, std::size_t max_size) {
+  std::mt19937_64 rng(stream * 1000003 + index);
+  Bytes bytes(1 + rng() % max_size);
+  for (auto& b : bytes) b = static_cast<std::byte>(rng());
+  return bytes;
+}
+
+// Sends `count` messages on each of `streams` streams and checks that the server reads
+// every one, whole, in order, byte-exact.
+struct Transfer {
+  std::size_t streams;
+  std::size_t count;
+  std::size_t max_size;
+  std::vector<std::uint64_t> ids;
+  std::vector<std::size_t> sent;
+  std::map<std::uint64_t, std::size_t> received;
+  std::size_t mismatches = 0;
+  std::size_t reads_per_step = 1000000;
+
+  void step(Simulation& sim) {
+    Connection& client = sim.client();
+    if (client.state() == ConnectionState::established && ids.empty()) {
+      for (std::size_t s = 0; s < streams; ++s) {
+        auto id = client.open_stream();
+        REQUIRE(id);
+        ids.push_back(*id);
+      }
+      sent.assign(streams, 0);
+    }
+    for (std::size_t s = 0; s < ids.size(); ++s) {
+      while (sent[s] < count) {
+        const Bytes m = message(ids[s], sent[s], max_size);
+        const AppendStatus status = client.send_message(ids[s], m);
+        if (status == AppendStatus::back_pressured) break;
+        REQUIRE(status == AppendStatus::accepted);
+        if (++sent[s] == count) client.finish_stream(ids[s]);
+      }
+    }
+    Connection* server = sim.server();
+    if (server == nullptr) return;
+    std::vector<std::byte> buffer(max_size);
+    std::size_t reads = 0;
+    for (std::uint64_t id : server->readable_streams()) {
+      while (reads < reads_per_step) {
+        auto size = server->read_message(id, buffer);
+        if (!size) break;
+        ++reads;
+        const Bytes expected = message(id, received[id]++, max_size);
+        if (expected.size() != *size || std::memcmp(expected.data(), buffer.data(), *size) != 0) {
+          ++mismatches;
+        }
+      }
+    }
+  }
+
+  bool done(Simulation& sim) const {
+    if (ids.empty() || sim.server() == nullptr) return false;
+    for (std::uint64_t id : ids) {
+      if (received.contains(id) ? received.at(id) < count : true) return false;
+      if (!sim.server()->stream_finished(id)) return false;
+    }
+    return true;
+  }
+};
+
+ConnectionConfig config(CongestionAlgorithm algorithm = CongestionAlgorithm::bbr) {
+  ConnectionConfig c;
+  c.congestion = algorithm;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("the hellos are exchanged and both sides learn the other's parameters") {
+  ConnectionConfig client_config = config();
+  client_config.params.max_datagram_size = 1400;
+  ConnectionConfig server_config = config();
+  server_config.params.initial_max_streams = 7;
+  Simulation sim(client_config, server_config, milliseconds(5), {}, 1);
+  const bool done = sim.run(
+      milliseconds(500),
+      [](Simulation& s) {
+        return s.client().state() == ConnectionState::established && s.server() != nullptr;
+      },
+      [](Simulation&) {});
+  REQUIRE(done);
+  CHECK(sim.client().peer_params().initial_max_streams == 7);
+  CHECK(sim.server()->peer_params().max_datagram_size == 1400);
+  CHECK(sim.server()->max_datagram_size() == 1400);
+  CHECK(sim.client().remote_id() == sim.server()->local_id());
+  CHECK(sim.server()->remote_id() == sim.client().local_id());
+  // Only 7 streams may be opened towards this server.
+  for (int i = 0; i < 7; ++i) CHECK(sim.client().open_stream());
+  CHECK_FALSE(sim.client().open_stream());
+}
+
+TEST_CASE("messages on several streams arrive whole, in order and byte-exact on a clean link") {
+  Simulation sim(config(), config(), milliseconds(10), {}, 2);
+  Transfer transfer{4, 500, 3000, {}, {}, {}, 0};
+  const bool done = sim.run(
+      std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
+      [&](Simulation& s) { transfer.step(s); });
+  REQUIRE(done);
+  CHECK(transfer.mismatches == 0);
+  const auto stats = sim.client().stats();
+  CHECK(stats.packets_lost == 0);
+  CHECK(stats.stream_bytes_retransmitted == 0);
+  CHECK(stats.min_rtt >= milliseconds(20));
+  CHECK(stats.min_rtt < milliseconds(30));
+}
+
+TEST_CASE("loss, reordering, duplication and corruption cost time, never bytes") {
+  for (auto algorithm : {CongestionAlgorithm::bbr, CongestionAlgorithm::cubic}) {
+    CAPTURE(to_string(algorithm));
+    // Corruption at 0.5%: the transfer is ~2000 packets, and a few must be hit.
+    const LinkFaults faults{0.05, 0.02, 0.01, 0.005};
+    Simulation sim(config(algorithm), config(algorithm), milliseconds(10), faults, 3);
+    Transfer transfer{3, 400, 4000, {}, {}, {}, 0};
+    const bool done = sim.run(
+        std::chrono::seconds(120), [&](Simulation& s) { return transfer.done(s); },
+        [&](Simulation& s) { transfer.step(s); });
+    REQUIRE(done);
+    CHECK(transfer.mismatches == 0);
+    const auto client = sim.client().stats();
+    CHECK(client.packets_lost > 0);
+    CHECK(client.stream_bytes_retransmitted > 0);
+    CHECK(sim.server()->stats().duplicate_packets > 0);
+    CHECK(sim.corrupt_dropped() > 0);
+    MESSAGE(to_string(algorithm), ": lost ", client.packets_lost, " packets, resent ",
+            client.stream_bytes_retransmitted, " bytes, spurious ", client.spurious_losses);
+  }
+}
+
+TEST_CASE("a slow consumer stalls its sender; the receiver's memory stays within the window") {
+  constexpr std::uint64_t kStreamWindow = 64 * 1024;
+  ConnectionConfig server_config = config();
+  server_config.params.initial_max_stream_data = kStreamWindow;
+  server_config.params.initial_max_data = 128 * 1024;
+  ConnectionConfig client_config = config();
+  client_config.stream_send_capacity = 256 * 1024;
+  Simulation sim(client_config, server_config, milliseconds(5), {}, 4);
+  Transfer transfer{1, 2000, 2000, {}, {}, {}, 0};
+  transfer.reads_per_step = 1;  // one message per 200 µs step: ~5 MB/s at most
+  std::uint64_t most_buffered = 0;
+  const bool done = sim.run(
+      std::chrono::seconds(60), [&](Simulation& s) { return transfer.done(s); },
+      [&](Simulation& s) {
+        transfer.step(s);
+        if (s.server() == nullptr) return;
+        const auto server = s.server()->stats();
+        most_buffered = std::max(most_buffered, server.receive_buffered_bytes);
+        REQUIRE(server.receive_buffered_bytes <= kStreamWindow);
+        REQUIRE(s.client().stats().send_buffered_bytes <= 256 * 1024);
+      });
+  REQUIRE(done);
+  CHECK(transfer.mismatches == 0);
+  CHECK(sim.client().stats().flow_control_stalls > 0);
+  CHECK(most_buffered > kStreamWindow / 4);  // the window was used, not just respected
+}
+
+TEST_CASE("a peer that goes silent ends the connection after the idle timeout") {
+  ConnectionConfig short_idle = config();
+  short_idle.params.max_idle_timeout_ms = 2000;
+  Simulation sim(short_idle, config(), milliseconds(5), {}, 5);
+  Transfer transfer{1, 1000000, 1000, {}, {}, {}, 0};
+  // Mid-transfer: data in flight when the peer goes silent.
+  REQUIRE(sim.run(
+      std::chrono::seconds(2),
+      [&](Simulation&) {
+        return !transfer.received.empty() && transfer.received.begin()->second > 100;
+      },
+      [&](Simulation& s) { transfer.step(s); }));
+  sim.set_blackhole(true);
+  const Instant silent_from = sim.now();
+  const bool closed = sim.run(
+      std::chrono::seconds(10),
+      [](Simulation& s) { return s.client().state() == ConnectionState::closed; },
+      [](Simulation&) {});
+  REQUIRE(closed);
+  REQUIRE(sim.client().close_reason());
+  CHECK(sim.client().close_reason()->idle_timeout);
+  CHECK(sim.now() - silent_from >= milliseconds(1900));
+  CHECK(sim.now() - silent_from <= milliseconds(2600));
+  CHECK(sim.client().stats().probe_timeouts > 0);
+}
+
+TEST_CASE("close sends the error code and reason; the peer drains, then both are closed") {
+  Simulation sim(config(), config(), milliseconds(5), {}, 6);
+  REQUIRE(sim.run(
+      milliseconds(500),
+      [](Simulation& s) {
+        return s.client().state() == ConnectionState::established && s.server() != nullptr;
+      },
+      [](Simulation&) {}));
+  sim.client().close(0x105, "done here", sim.now());
+  CHECK(sim.client().state() == ConnectionState::closing);
+  REQUIRE(sim.run(
+      std::chrono::seconds(5),
+      [](Simulation& s) {
+        return s.client().state() == ConnectionState::closed &&
+               s.server()->state() == ConnectionState::closed;
+      },
+      [](Simulation&) {}));
+  REQUIRE(sim.server()->close_reason());
+  CHECK(sim.server()->close_reason()->by_peer);
+  CHECK(sim.server()->close_reason()->error_code == 0x105);
+  CHECK(sim.server()->close_reason()->reason == "done here");
+}
+
+TEST_CASE("a client whose server never answers gives up after the handshake timeout") {
+  ConnectionConfig quick = config();
+  quick.handshake_timeout = std::chrono::seconds(3);
+  Simulation sim(quick, config(), milliseconds(5), {}, 7);
+  sim.set_blackhole(true);
+  REQUIRE(sim.run(
+      std::chrono::seconds(10),
+      [](Simulation& s) { return s.client().state() == ConnectionState::closed; },
+      [](Simulation&) {}));
+  CHECK(sim.client().close_reason()->reason == "handshake timed out");
+  CHECK(sim.client().stats().packets_sent > 1);  // the hello went out again on probe timeouts
+}

@@ -1,0 +1,697 @@
+#include "transport/connection.h"
+
+#include <algorithm>
+#include <array>
+
+#include "proto/packet_number.h"
+#include "simd/checksum.h"
+
+namespace dwcp::transport {
+namespace {
+
+using proto::TransportError;
+
+// Bytes a STREAM frame's fields can take besides its data: type, stream id, offset, length.
+constexpr std::size_t kStreamFrameOverhead = 1 + 8 + 8 + 4;
+
+bool is_local_stream(bool is_client, std::uint64_t id) noexcept {
+  return (id & 1u) == (is_client ? 0u : 1u);
+}
+
+std::span<const std::byte> as_bytes(std::string_view text) noexcept {
+  return std::as_bytes(std::span(text.data(), text.size()));
+}
+
+}  // namespace
+
+std::string_view to_string(ConnectionState state) noexcept {
+  switch (state) {
+    case ConnectionState::handshaking:
+      return "handshaking";
+    case ConnectionState::established:
+      return "established";
+    case ConnectionState::closing:
+      return "closing";
+    case ConnectionState::draining:
+      return "draining";
+    case ConnectionState::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+// Routes what the loss detector learns back to the streams and to the ACK scheduler.
+class Connection::Recovery final : public PacketVisitor {
+ public:
+  explicit Recovery(Connection& connection) : c_(connection) {}
+
+  void on_acked(const SentPacket& packet) override {
+    for (std::size_t i = 0; i < packet.chunk_count; ++i) {
+      const StreamChunk& chunk = packet.chunks[i];
+      if (StreamState* stream = c_.find_stream(chunk.stream_id)) {
+        stream->send.on_acked(chunk.offset, chunk.length, chunk.fin);
+      }
+    }
+    if ((packet.control & control_frame::kHandshake) != 0) c_.hello_acked_ = true;
+    // The peer saw our ACK: what it covered need not be acknowledged again.
+    auto it = c_.ack_sent_in_.find(packet.packet_number);
+    if (it != c_.ack_sent_in_.end()) {
+      c_.acks_.on_ack_acknowledged(it->second);
+      c_.ack_sent_in_.erase(c_.ack_sent_in_.begin(), std::next(it));
+    }
+  }
+
+  void on_lost(const SentPacket& packet) override {
+    for (std::size_t i = 0; i < packet.chunk_count; ++i) {
+      const StreamChunk& chunk = packet.chunks[i];
+      if (StreamState* stream = c_.find_stream(chunk.stream_id)) {
+        stream->send.on_lost(chunk.offset, chunk.length, chunk.fin);
+      }
+    }
+    if ((packet.control & control_frame::kHandshake) != 0 && !c_.hello_acked_) {
+      c_.hello_due_ = true;
+    }
+    if ((packet.control & control_frame::kMaxData) != 0) c_.max_data_due_ = true;
+    if ((packet.control & control_frame::kMaxStreamData) != 0) {
+      // Send every stream's current limit again: cheaper to track than which it was.
+      for (auto& [id, stream] : c_.streams_) {
+        if (stream.receive_credit.limit() > c_.config_.params.initial_max_stream_data) {
+          stream.max_stream_data_due = true;
+        }
+      }
+    }
+    c_.ack_sent_in_.erase(packet.packet_number);
+  }
+
+ private:
+  Connection& c_;
+};
+
+Connection::Connection(const ConnectionConfig& config, bool is_client,
+                       const proto::ConnectionId& local, const proto::ConnectionId& remote,
+                       Instant now)
+    : config_(config),
+      is_client_(is_client),
+      local_id_(local),
+      remote_id_(remote),
+      max_datagram_size_(static_cast<std::size_t>(config.params.max_datagram_size)),
+      loss_([&] {
+        LossDetectorConfig loss;
+        loss.initial_rtt = config.initial_rtt;
+        loss.max_ack_delay = std::chrono::milliseconds(peer_params_.max_ack_delay_ms);
+        return loss;
+      }()),
+      acks_([&] {
+        AckSchedulerConfig ack;
+        ack.max_ack_delay = std::chrono::milliseconds(config.params.max_ack_delay_ms);
+        ack.ack_delay_exponent = static_cast<std::uint8_t>(config.params.ack_delay_exponent);
+        return ack;
+      }()),
+      congestion_([&] {
+        CongestionConfig cc;
+        cc.max_datagram_size = config.params.max_datagram_size;
+        cc.fixed_rate = config.fixed_rate;
+        return make_congestion_controller(config.congestion, cc);
+      }()),
+      pacer_(config.params.max_datagram_size, now),
+      connection_send_credit_(proto::TransportParameters{}.initial_max_data),
+      connection_receive_credit_(config.params.initial_max_data),
+      last_activity_(now),
+      created_(now) {
+  pacer_.set_rate(congestion_->pacing_rate(), now);
+}
+
+Connection::~Connection() = default;
+
+std::unique_ptr<Connection> Connection::connect(const ConnectionConfig& config,
+                                                const proto::ConnectionId& local,
+                                                const proto::ConnectionId& initial_remote,
+                                                Instant now) {
+  return std::unique_ptr<Connection>(new Connection(config, true, local, initial_remote, now));
+}
+
+proto::Result<std::unique_ptr<Connection>> Connection::accept(const ConnectionConfig& config,
+                                                              const proto::ConnectionId& local,
+                                                              const proto::ParsedPacket& initial,
+                                                              std::size_t datagram_size,
+                                                              Instant now) {
+  if (initial.header.type != proto::PacketType::initial) {
+    return std::unexpected(proto::Errc::invalid_value);
+  }
+  std::optional<proto::TransportParameters> params;
+  proto::FrameReader reader(initial.header.type, initial.payload);
+  while (!reader.done()) {
+    auto frame = reader.next();
+    if (!frame) return std::unexpected(frame.error());
+    if (const auto* hello = std::get_if<proto::ClientHelloFrame>(*frame)) params = hello->params;
+  }
+  if (!params) return std::unexpected(proto::Errc::invalid_value);
+  std::unique_ptr<Connection> connection(
+      new Connection(config, false, local, proto::ConnectionId(initial.header.scid), now));
+  connection->set_peer_params(*params);
+  connection->state_ = ConnectionState::established;
+  connection->receive(initial, datagram_size, now);
+  return connection;
+}
+
+void Connection::set_peer_params(const proto::TransportParameters& params) {
+  peer_params_ = params;
+  max_datagram_size_ = static_cast<std::size_t>(
+      std::min(config_.params.max_datagram_size, params.max_datagram_size));
+  connection_send_credit_.raise_limit(params.initial_max_data);
+  for (auto& [id, stream] : streams_)
+    stream.send_credit.raise_limit(params.initial_max_stream_data);
+  loss_.set_max_ack_delay(std::chrono::milliseconds(params.max_ack_delay_ms));
+}
+
+// ---- receiving ----
+
+void Connection::receive(const proto::ParsedPacket& packet, std::size_t datagram_size,
+                         Instant now) {
+  if (state_ == ConnectionState::closed || state_ == ConnectionState::draining) return;
+  if (state_ == ConnectionState::closing) {
+    close_sent_ = false;  // answer each packet with the close again
+    return;
+  }
+  const std::uint64_t pn =
+      proto::decode_packet_number(largest_received_.value_or(proto::kNoAck),
+                                  packet.header.packet_number, packet.header.packet_number_length);
+  if (pn < acks_.ranges().floor() || acks_.ranges().contains(pn)) {
+    ++stats_.duplicate_packets;
+    return;
+  }
+  ++stats_.packets_received;
+  stats_.bytes_received += datagram_size;
+  last_activity_ = now;
+
+  if (is_client_ && packet.header.type == proto::PacketType::handshake &&
+      state_ == ConnectionState::handshaking) {
+    remote_id_ = proto::ConnectionId(packet.header.scid);  // the server's own ID from now on
+  }
+
+  bool ack_eliciting = false;
+  proto::FrameReader reader(packet.header.type, packet.payload);
+  while (!reader.done()) {
+    auto frame = reader.next();
+    if (!frame) {
+      fail(proto::close_code(frame.error()), proto::to_string(frame.error()), now);
+      return;
+    }
+    ack_eliciting = ack_eliciting || proto::is_ack_eliciting(**frame);
+    process_frame(**frame, packet.header.type, now);
+    if (state_ != ConnectionState::handshaking && state_ != ConnectionState::established) return;
+  }
+  acks_.on_packet_received(now, pn, ack_eliciting);
+  largest_received_ = std::max(largest_received_.value_or(0), pn);
+}
+
+void Connection::on_batch_end(Instant now) {
+  acks_.on_batch_end(now);
+}
+
+void Connection::process_frame(const proto::Frame& frame, proto::PacketType type, Instant now) {
+  if (const auto* f = std::get_if<proto::StreamFrame>(&frame)) return on_stream_frame(*f, now);
+  if (const auto* f = std::get_if<proto::AckFrame>(&frame)) return on_ack_frame(*f, now);
+  if (const auto* f = std::get_if<proto::MaxDataFrame>(&frame)) {
+    connection_send_credit_.raise_limit(f->maximum);
+    return;
+  }
+  if (const auto* f = std::get_if<proto::MaxStreamDataFrame>(&frame)) {
+    if (StreamState* stream = find_stream(f->stream_id))
+      stream->send_credit.raise_limit(f->maximum);
+    return;
+  }
+  if (const auto* f = std::get_if<proto::ConnectionCloseFrame>(&frame)) {
+    state_ = ConnectionState::draining;
+    close_reason_ =
+        CloseReason{f->error_code, true, false,
+                    std::string(reinterpret_cast<const char*>(f->reason.data()), f->reason.size())};
+    close_deadline_ = now + 3 * loss_.pto();
+    return;
+  }
+  if (const auto* f = std::get_if<proto::ServerHelloFrame>(&frame)) {
+    if (!is_client_)
+      return fail(TransportError::protocol_violation, "SERVER_HELLO to a server", now);
+    if (state_ == ConnectionState::handshaking) {
+      set_peer_params(f->params);
+      server_hello_received_ = true;
+      state_ = ConnectionState::established;
+    }
+    return;
+  }
+  if (std::holds_alternative<proto::ClientHelloFrame>(frame)) {
+    if (is_client_)
+      return fail(TransportError::protocol_violation, "CLIENT_HELLO to a client", now);
+    if (!hello_acked_) hello_due_ = true;  // the client did not get our hello yet
+    return;
+  }
+  if (std::holds_alternative<proto::DeltaBlockFrame>(frame)) {
+    // We offered no delta cache (delta_cache_keys = 0): the peer may not send these.
+    return fail(TransportError::protocol_violation, "DELTA_BLOCK without a delta cache", now);
+  }
+  if (std::holds_alternative<proto::RetryFrame>(frame)) {
+    return fail(TransportError::protocol_violation, "RETRY inside a connection", now);
+  }
+  (void)type;
+  // PADDING, PING, PMTU_PROBE: only the acknowledgement matters. RESET_STREAM,
+  // MAX_STREAMS, DATA_BLOCKED, STREAM_DATA_BLOCKED: nothing to do in this version (we never
+  // reset streams and stream limits are fixed by the transport parameters).
+}
+
+StreamState* Connection::find_stream(std::uint64_t stream_id) {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+const StreamState* Connection::find_stream(std::uint64_t stream_id) const {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+StreamState* Connection::stream_for_peer_frame(std::uint64_t stream_id) {
+  if (StreamState* stream = find_stream(stream_id)) return stream;
+  if (is_local_stream(is_client_, stream_id)) return nullptr;  // one we never opened
+  if ((stream_id >> 1) >= config_.params.initial_max_streams) return nullptr;
+  auto [it, inserted] = streams_.try_emplace(stream_id, stream_id, config_.stream_send_capacity,
+                                             peer_params_.initial_max_stream_data,
+                                             config_.params.initial_max_stream_data);
+  return &it->second;
+}
+
+void Connection::on_stream_frame(const proto::StreamFrame& frame, Instant now) {
+  StreamState* stream = stream_for_peer_frame(frame.stream_id);
+  if (stream == nullptr) {
+    const bool local = is_local_stream(is_client_, frame.stream_id);
+    return fail(local ? TransportError::stream_state_error : TransportError::stream_limit_error,
+                local ? "STREAM frame for a stream not opened" : "stream limit exceeded", now);
+  }
+  const std::uint64_t before = stream->receive.highest_received();
+  if (auto error = stream->receive.insert(frame.offset, frame.data, frame.fin, frame.message_end)) {
+    return fail(close_code(*error), to_string(*error), now);
+  }
+  const std::uint64_t grown = stream->receive.highest_received() - before;
+  if (grown != 0) {
+    connection_bytes_received_ += grown;
+    if (!connection_receive_credit_.on_received(connection_bytes_received_)) {
+      return fail(TransportError::flow_control_error, "connection credit exceeded", now);
+    }
+  }
+}
+
+void Connection::on_ack_frame(const proto::AckFrame& ack, Instant now) {
+  std::array<proto::PacketRange, proto::kMaxAckRanges + 1> ranges{};
+  std::size_t count = 0;
+  for (const proto::PacketRange range : ack.ranges()) ranges[count++] = range;
+  const auto delay = std::chrono::microseconds(ack.ack_delay << peer_params_.ack_delay_exponent);
+  Recovery recovery(*this);
+  auto outcome = loss_.on_ack(now, std::span(ranges).first(count), delay, recovery);
+  if (!outcome) return fail(TransportError::protocol_violation, "ACK of a packet never sent", now);
+  if (outcome->acked_bytes > 0) {
+    AckEvent event;
+    event.now = now;
+    event.acked_bytes = outcome->acked_bytes;
+    event.bytes_in_flight = loss_.bytes_in_flight();
+    event.largest_acked_sent_time = outcome->largest_acked_sent_time;
+    event.rtt = &loss_.rtt();
+    event.rate = outcome->rate;
+    congestion_->on_ack(event);
+  }
+  if (outcome->lost_bytes > 0) {
+    LossEvent event;
+    event.now = now;
+    event.lost_bytes = outcome->lost_bytes;
+    event.bytes_in_flight = loss_.bytes_in_flight();
+    event.largest_lost_sent_time = outcome->largest_lost_sent_time;
+    event.persistent_congestion = outcome->persistent_congestion;
+    congestion_->on_loss(event);
+  }
+  if (outcome->spurious_losses > 0) congestion_->on_spurious_loss(now);
+  stats_.packets_lost += outcome->lost_packets;
+  stats_.spurious_losses += outcome->spurious_losses;
+  pacer_.set_rate(congestion_->pacing_rate(), now);
+}
+
+// ---- sending ----
+
+std::size_t Connection::packet_number_length() const noexcept {
+  return proto::packet_number_length(next_packet_number_,
+                                     loss_.has_acked() ? loss_.largest_acked() : proto::kNoAck);
+}
+
+void Connection::record_sent(const SentPacket& packet, Instant now) {
+  const bool more_to_send = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
+    return entry.second.send.has_data_to_send();
+  });
+  loss_.on_packet_sent(packet, !more_to_send);
+  if (packet.in_flight) {
+    congestion_->on_packet_sent(now, packet.bytes, loss_.bytes_in_flight());
+    pacer_.on_sent(now, packet.bytes);
+  }
+  ++stats_.packets_sent;
+  stats_.bytes_sent += packet.bytes;
+}
+
+std::size_t Connection::send(std::span<std::byte> out, Instant now) {
+  if (out.size() < max_datagram_size_) return 0;
+  switch (state_) {
+    case ConnectionState::closed:
+    case ConnectionState::draining:
+      return 0;
+    case ConnectionState::closing:
+      return send_close(out, now);
+    case ConnectionState::handshaking:
+    case ConnectionState::established:
+      break;
+  }
+  if (hello_due_) return send_handshake(out, now);
+  if (state_ == ConnectionState::handshaking) {
+    if (probes_due_ > 0) return send_handshake(out, now);  // the hello again
+    return 0;
+  }
+  return send_data(out.first(max_datagram_size_), now);
+}
+
+std::size_t Connection::send_handshake(std::span<std::byte> out, Instant now) {
+  const std::uint64_t pn = next_packet_number_;
+  const auto type = is_client_ ? proto::PacketType::initial : proto::PacketType::handshake;
+  auto packet = proto::PacketBuilder::long_header(out, type, remote_id_, local_id_, pn,
+                                                  packet_number_length());
+  if (!packet) return 0;
+  SentPacket sent;
+  sent.packet_number = pn;
+  sent.sent_time = now;
+  sent.ack_eliciting = true;
+  sent.in_flight = true;
+  sent.control = control_frame::kHandshake;
+  if (acks_.has_unacked()) {
+    const std::uint64_t largest = acks_.ranges().largest();
+    if (acks_.write_ack(*packet, now)) ack_sent_in_[pn] = largest;
+  }
+  const bool added = is_client_
+                         ? packet->add(proto::ClientHelloFrame{{}, config_.params}).has_value()
+                         : packet->add(proto::ServerHelloFrame{config_.params}).has_value();
+  if (!added) return 0;
+  // A client's Initial fills a datagram of at least 1200 bytes (docs/protocol.md §3.1).
+  if (is_client_ && !packet->pad_to(proto::kMinInitialDatagram)) return 0;
+  auto size = packet->finish();
+  if (!size) return 0;
+  sent.bytes = static_cast<std::uint32_t>(*size);
+  ++next_packet_number_;
+  hello_due_ = false;
+  if (probes_due_ > 0) --probes_due_;
+  record_sent(sent, now);
+  return *size;
+}
+
+std::size_t Connection::send_close(std::span<std::byte> out, Instant now) {
+  if (close_sent_ || !close_reason_) return 0;
+  const std::uint64_t pn = next_packet_number_;
+  // A client that has no answer from the server yet closes in an Initial (the server's node
+  // has no connection to route a short packet to); everyone else in a short packet.
+  auto packet =
+      is_client_ && !server_hello_received_
+          ? proto::PacketBuilder::long_header(out, proto::PacketType::initial, remote_id_,
+                                              local_id_, pn, packet_number_length())
+          : proto::PacketBuilder::short_header(out, remote_id_, pn, packet_number_length());
+  if (!packet) return 0;
+  const std::string& reason = close_reason_->reason;
+  const auto reason_bytes =
+      as_bytes(reason).first(std::min(reason.size(), proto::kMaxReasonLength));
+  if (!packet->add(proto::ConnectionCloseFrame{close_reason_->error_code, 0, reason_bytes}))
+    return 0;
+  auto size = packet->finish();
+  if (!size) return 0;
+  ++next_packet_number_;
+  close_sent_ = true;
+  ++stats_.packets_sent;
+  stats_.bytes_sent += *size;
+  (void)now;
+  return *size;
+}
+
+std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
+  const bool ack_due = acks_.ack_due(now);
+  const bool probing = probes_due_ > 0;
+  bool may_send =
+      probing || loss_.bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window();
+  if (may_send && !probing && pacer_.next_send_time(now, max_datagram_size_) > now) {
+    may_send = false;
+  }
+  const bool control_due =
+      max_data_due_ || std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
+        return entry.second.max_stream_data_due;
+      });
+  const bool data_waiting = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
+    return entry.second.send.has_data_to_send();
+  });
+  if (!ack_due && !(may_send && (probing || control_due || data_waiting))) return 0;
+
+  const std::uint64_t pn = next_packet_number_;
+  auto packet = proto::PacketBuilder::short_header(out, remote_id_, pn, packet_number_length());
+  if (!packet) return 0;
+  SentPacket sent;
+  sent.packet_number = pn;
+  sent.sent_time = now;
+  if (acks_.has_unacked()) {
+    const std::uint64_t largest = acks_.ranges().largest();
+    if (acks_.write_ack(*packet, now)) ack_sent_in_[pn] = largest;
+  }
+  if (may_send) {
+    if (max_data_due_ && packet->add(proto::MaxDataFrame{connection_receive_credit_.limit()})) {
+      max_data_due_ = false;
+      sent.control |= control_frame::kMaxData;
+      sent.ack_eliciting = true;
+    }
+    for (auto& [id, stream] : streams_) {
+      if (!stream.max_stream_data_due) continue;
+      if (!packet->add(proto::MaxStreamDataFrame{id, stream.receive_credit.limit()})) break;
+      stream.max_stream_data_due = false;
+      sent.control |= control_frame::kMaxStreamData;
+      sent.ack_eliciting = true;
+    }
+    std::uint64_t stream_bytes = 0;
+    add_stream_frames(*packet, sent, stream_bytes);
+    if (!sent.ack_eliciting && probing && packet->add(proto::PingFrame{})) {
+      sent.ack_eliciting = true;
+    }
+  }
+  if (packet->payload_size() == 0) return 0;
+  auto size = packet->finish();
+  if (!size) return 0;
+  sent.bytes = static_cast<std::uint32_t>(*size);
+  sent.in_flight = sent.ack_eliciting;
+  ++next_packet_number_;
+  if (probing && sent.ack_eliciting) --probes_due_;
+  record_sent(sent, now);
+  return *size;
+}
+
+void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
+                                   std::uint64_t& stream_bytes) {
+  if (streams_.empty()) return;
+  std::array<std::byte, proto::kMaxDatagramSize> scratch{};
+  auto it = streams_.lower_bound(round_robin_);
+  for (std::size_t visited = 0; visited < streams_.size(); ++visited, ++it) {
+    if (it == streams_.end()) it = streams_.begin();
+    StreamState& stream = it->second;
+    while (sent.chunk_count < SentPacket::kMaxChunks && packet.room() > kStreamFrameOverhead) {
+      std::uint64_t max_bytes = packet.room() - kStreamFrameOverhead;
+      const std::uint64_t sent_before = stream.send.highest_sent();
+      if (stream.send.bytes_lost() == 0) {
+        // New data needs credit from the stream and from the connection.
+        const std::uint64_t stream_credit =
+            stream.send_credit.limit() > sent_before ? stream.send_credit.limit() - sent_before : 0;
+        const std::uint64_t credit = std::min(stream_credit, connection_send_credit_.available());
+        if (credit < max_bytes && stream.send.bytes_unsent() > credit) ++stats_.flow_control_stalls;
+        max_bytes = std::min(max_bytes, credit);
+      }
+      auto chunk = stream.send.next_chunk(max_bytes);
+      if (!chunk) break;
+      const auto data = std::span(scratch).first(static_cast<std::size_t>(chunk->length));
+      stream.send.copy_out(chunk->offset, data);
+      proto::StreamFrame frame;
+      frame.stream_id = stream.id;
+      frame.offset = chunk->offset;
+      frame.data = data;
+      frame.fin = chunk->fin;
+      frame.message_end = chunk->message_end;
+      // Fits by construction: kStreamFrameOverhead covers the largest field encodings.
+      if (!packet.add(frame)) break;
+      const std::uint64_t fresh = stream.send.highest_sent() - sent_before;
+      connection_send_credit_.consume(fresh);
+      stats_.stream_bytes_sent += fresh;
+      if (chunk->retransmission) stats_.stream_bytes_retransmitted += chunk->length;
+      stream_bytes += chunk->length;
+      sent.chunks[sent.chunk_count++] = {stream.id, chunk->offset, chunk->length, chunk->fin};
+      sent.ack_eliciting = true;
+    }
+    if (sent.chunk_count == SentPacket::kMaxChunks || packet.room() <= kStreamFrameOverhead) {
+      round_robin_ = it->first + 1;  // the next packet starts after the stream that filled this
+      return;
+    }
+  }
+}
+
+// ---- timers ----
+
+Duration Connection::idle_timeout() const noexcept {
+  const std::uint64_t ours = config_.params.max_idle_timeout_ms;
+  const std::uint64_t theirs = peer_params_.max_idle_timeout_ms;
+  std::uint64_t ms = ours;
+  if (ms == 0 || (theirs != 0 && theirs < ms)) ms = theirs;
+  return ms == 0 ? Duration::max() : Duration(std::chrono::milliseconds(ms));
+}
+
+std::optional<Instant> Connection::next_timer() const noexcept {
+  if (state_ == ConnectionState::closed) return std::nullopt;
+  if (state_ == ConnectionState::closing || state_ == ConnectionState::draining) {
+    return close_deadline_;
+  }
+  std::optional<Instant> earliest;
+  auto consider = [&earliest](std::optional<Instant> t) {
+    if (t && (!earliest || *t < *earliest)) earliest = t;
+  };
+  consider(loss_.timer());
+  consider(acks_.deadline());
+  if (idle_timeout() != Duration::max()) consider(last_activity_ + idle_timeout());
+  if (state_ == ConnectionState::handshaking) consider(created_ + config_.handshake_timeout);
+  return earliest;
+}
+
+void Connection::on_timer(Instant now) {
+  if (state_ == ConnectionState::closed) return;
+  if (state_ == ConnectionState::closing || state_ == ConnectionState::draining) {
+    if (now >= close_deadline_) state_ = ConnectionState::closed;
+    return;
+  }
+  if (idle_timeout() != Duration::max() && now >= last_activity_ + idle_timeout()) {
+    state_ = ConnectionState::closed;
+    close_reason_ = CloseReason{0, false, true, "idle timeout"};
+    return;
+  }
+  if (state_ == ConnectionState::handshaking && now >= created_ + config_.handshake_timeout) {
+    state_ = ConnectionState::closed;
+    close_reason_ = CloseReason{static_cast<std::uint64_t>(TransportError::connection_refused),
+                                false, true, "handshake timed out"};
+    return;
+  }
+  const auto deadline = loss_.timer();
+  if (deadline && *deadline <= now) {
+    Recovery recovery(*this);
+    const RecoveryOutcome outcome = loss_.on_timeout(now, recovery);
+    if (outcome.lost_bytes > 0) {
+      LossEvent event;
+      event.now = now;
+      event.lost_bytes = outcome.lost_bytes;
+      event.bytes_in_flight = loss_.bytes_in_flight();
+      event.largest_lost_sent_time = outcome.largest_lost_sent_time;
+      event.persistent_congestion = outcome.persistent_congestion;
+      congestion_->on_loss(event);
+      pacer_.set_rate(congestion_->pacing_rate(), now);
+    }
+    stats_.packets_lost += outcome.lost_packets;
+    if (outcome.probes_to_send > 0) {
+      probes_due_ += outcome.probes_to_send;
+      ++stats_.probe_timeouts;
+      if (!hello_acked_) hello_due_ = true;
+    }
+  }
+}
+
+// ---- streams ----
+
+std::optional<std::uint64_t> Connection::open_stream() {
+  if (state_ != ConnectionState::established) return std::nullopt;
+  if (next_local_stream_ >= peer_params_.initial_max_streams) return std::nullopt;
+  const std::uint64_t id = (next_local_stream_++ << 1) | (is_client_ ? 0u : 1u);
+  streams_.try_emplace(id, id, config_.stream_send_capacity, peer_params_.initial_max_stream_data,
+                       config_.params.initial_max_stream_data);
+  return id;
+}
+
+AppendStatus Connection::send_message(std::uint64_t stream_id, std::span<const std::byte> message) {
+  StreamState* stream = find_stream(stream_id);
+  if (stream == nullptr || state_ != ConnectionState::established) return AppendStatus::finished;
+  return stream->send.append(message);
+}
+
+void Connection::finish_stream(std::uint64_t stream_id) {
+  if (StreamState* stream = find_stream(stream_id)) stream->send.finish();
+}
+
+std::optional<std::size_t> Connection::read_message(std::uint64_t stream_id,
+                                                    std::span<std::byte> out) {
+  StreamState* stream = find_stream(stream_id);
+  if (stream == nullptr) return std::nullopt;
+  const std::uint64_t consumed_before = stream->receive.consumed();
+  auto size = stream->receive.read_message(out);
+  if (!size) return std::nullopt;
+  const std::uint64_t consumed = stream->receive.consumed() - consumed_before;
+  stream->receive_credit.on_consumed(consumed);
+  if (auto limit = stream->receive_credit.update()) {
+    stream->receive.set_offset_limit(*limit);
+    stream->max_stream_data_due = true;
+  }
+  connection_receive_credit_.on_consumed(consumed);
+  if (connection_receive_credit_.update()) max_data_due_ = true;
+  return size;
+}
+
+std::optional<std::size_t> Connection::next_message_size(std::uint64_t stream_id) const {
+  const StreamState* stream = find_stream(stream_id);
+  if (stream == nullptr) return std::nullopt;
+  return stream->receive.next_message_size();
+}
+
+std::vector<std::uint64_t> Connection::readable_streams() const {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, stream] : streams_) {
+    if (stream.receive.next_message_size()) ids.push_back(id);
+  }
+  return ids;
+}
+
+bool Connection::stream_finished(std::uint64_t stream_id) const {
+  const StreamState* stream = find_stream(stream_id);
+  return stream != nullptr && stream->receive.finished();
+}
+
+bool Connection::stream_all_acked(std::uint64_t stream_id) const {
+  const StreamState* stream = find_stream(stream_id);
+  return stream != nullptr && stream->send.all_acked();
+}
+
+// ---- closing ----
+
+void Connection::close(std::uint64_t error_code, std::string_view reason, Instant now) {
+  if (state_ == ConnectionState::closed || state_ == ConnectionState::draining ||
+      state_ == ConnectionState::closing) {
+    return;
+  }
+  state_ = ConnectionState::closing;
+  close_reason_ = CloseReason{error_code, false, false, std::string(reason)};
+  close_sent_ = false;
+  close_deadline_ = now + 3 * loss_.pto();
+}
+
+void Connection::fail(TransportError error, std::string_view reason, Instant now) {
+  close(static_cast<std::uint64_t>(error), reason, now);
+}
+
+ConnectionStats Connection::stats() const noexcept {
+  ConnectionStats stats = stats_;
+  stats.smoothed_rtt = loss_.rtt().smoothed();
+  stats.min_rtt = loss_.rtt().min();
+  stats.rtt_variation = loss_.rtt().variation();
+  stats.congestion_window = congestion_->congestion_window();
+  stats.pacing_rate = congestion_->pacing_rate();
+  stats.bytes_in_flight = loss_.bytes_in_flight();
+  stats.duplicate_packets += acks_.duplicates();
+  for (const auto& [id, stream] : streams_) {
+    stats.receive_buffered_bytes += stream.receive.bytes_buffered();
+    stats.send_buffered_bytes += stream.send.bytes_buffered();
+  }
+  return stats;
+}
+
+}  // namespace dwcp::transport

@@ -1,0 +1,207 @@
+// One dwcp connection, without sockets or clocks (the style of ngtcp2's conn): the node
+// feeds it verified packets and the time, asks it for datagrams to send, and wakes it at
+// next_timer(). It runs the handshake's hello exchange, loss recovery (LossDetector), ACK
+// scheduling (AckScheduler), congestion control and pacing, flow control, and the streams.
+//
+// The stateless cookie (Retry) is the node's: a server Connection is created only after
+// the node has validated the client's address, from the CLIENT_HELLO packet.
+//
+// Thread safety: none; one I/O thread drives a connection. Streams are reached through
+// the connection.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "proto/packet.h"
+#include "proto/transport_params.h"
+#include "transport/ack_scheduler.h"
+#include "transport/clock.h"
+#include "transport/congestion_controller.h"
+#include "transport/loss_detector.h"
+#include "transport/pacer.h"
+#include "transport/stream_state.h"
+
+namespace dwcp::transport {
+
+struct ConnectionConfig {
+  proto::TransportParameters params;  // what we offer the peer
+  CongestionAlgorithm congestion = CongestionAlgorithm::bbr;
+  Bandwidth fixed_rate = 0;                                 // for CongestionAlgorithm::fixed
+  std::size_t stream_send_capacity = std::size_t{1} << 20;  // bytes buffered per stream
+  Duration initial_rtt = std::chrono::milliseconds(100);
+  Duration handshake_timeout = std::chrono::seconds(10);
+};
+
+enum class ConnectionState : std::uint8_t {
+  handshaking,  // hellos not yet exchanged
+  established,
+  closing,   // we sent CONNECTION_CLOSE
+  draining,  // the peer sent CONNECTION_CLOSE
+  closed,
+};
+std::string_view to_string(ConnectionState state) noexcept;
+
+// Why a connection ended.
+struct CloseReason {
+  std::uint64_t error_code = 0;  // proto::TransportError, or an application code
+  bool by_peer = false;
+  bool idle_timeout = false;
+  std::string reason;
+};
+
+struct ConnectionStats {
+  Duration smoothed_rtt{};
+  Duration min_rtt{};
+  Duration rtt_variation{};
+  std::uint64_t congestion_window = 0;
+  Bandwidth pacing_rate = 0;
+  std::uint64_t bytes_in_flight = 0;
+  std::uint64_t packets_sent = 0;
+  std::uint64_t packets_received = 0;
+  std::uint64_t bytes_sent = 0;  // UDP payload
+  std::uint64_t bytes_received = 0;
+  std::uint64_t stream_bytes_sent = 0;  // first transmissions
+  std::uint64_t stream_bytes_retransmitted = 0;
+  std::uint64_t packets_lost = 0;
+  std::uint64_t spurious_losses = 0;
+  std::uint64_t duplicate_packets = 0;
+  std::uint64_t probe_timeouts = 0;
+  std::uint64_t flow_control_stalls = 0;     // times a stream or the connection ran out of credit
+  std::uint64_t receive_buffered_bytes = 0;  // received, not yet read: bounded by the credit
+  std::uint64_t send_buffered_bytes = 0;     // accepted, not yet acknowledged
+};
+
+class Connection {
+ public:
+  // A client: sends CLIENT_HELLO to `initial_remote` (a random DCID of its choice).
+  static std::unique_ptr<Connection> connect(const ConnectionConfig& config,
+                                             const proto::ConnectionId& local,
+                                             const proto::ConnectionId& initial_remote,
+                                             Instant now);
+  // A server, from a client's Initial packet carrying a CLIENT_HELLO whose address the
+  // node validated. Errors: the packet is no such Initial, or its parameters are invalid.
+  static proto::Result<std::unique_ptr<Connection>> accept(const ConnectionConfig& config,
+                                                           const proto::ConnectionId& local,
+                                                           const proto::ParsedPacket& initial,
+                                                           std::size_t datagram_size, Instant now);
+
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // A packet for this connection whose trailer verified. A frame that breaks the protocol
+  // closes the connection (see close_reason()).
+  void receive(const proto::ParsedPacket& packet, std::size_t datagram_size, Instant now);
+  // The node finished a receive batch: ACKs due now go out with the next send().
+  void on_batch_end(Instant now);
+  // Writes the next datagram into `out` (at least max_datagram_size() bytes); its size, or
+  // 0 when nothing may or need be sent now (see next_timer()).
+  std::size_t send(std::span<std::byte> out, Instant now);
+  // When the connection wants on_timer() (or send(), for pacing); nullopt if never.
+  [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
+  void on_timer(Instant now);
+
+  // Streams. open_stream() fails (nullopt) once the peer's stream limit is reached or the
+  // connection is not established.
+  std::optional<std::uint64_t> open_stream();
+  // Queues one whole message; see AppendStatus (back_pressured is the would-block value).
+  // too_large/empty/finished for bad input; `finished` too for an unknown stream.
+  AppendStatus send_message(std::uint64_t stream_id, std::span<const std::byte> message);
+  // No more messages on the stream.
+  void finish_stream(std::uint64_t stream_id);
+  // The next whole message of the stream into `out`: its size, or nullopt (none, or
+  // `out` too small: next_message_size() tells).
+  std::optional<std::size_t> read_message(std::uint64_t stream_id, std::span<std::byte> out);
+  [[nodiscard]] std::optional<std::size_t> next_message_size(std::uint64_t stream_id) const;
+  // Streams with a whole message waiting, in id order.
+  [[nodiscard]] std::vector<std::uint64_t> readable_streams() const;
+  // The peer's FIN reached and everything before it was read.
+  [[nodiscard]] bool stream_finished(std::uint64_t stream_id) const;
+  // Everything sent on the stream (and its FIN) was acknowledged.
+  [[nodiscard]] bool stream_all_acked(std::uint64_t stream_id) const;
+
+  // Closes with CONNECTION_CLOSE(error_code, reason): immediate; unsent data is dropped.
+  void close(std::uint64_t error_code, std::string_view reason, Instant now);
+
+  [[nodiscard]] ConnectionState state() const noexcept { return state_; }
+  [[nodiscard]] bool is_client() const noexcept { return is_client_; }
+  [[nodiscard]] const std::optional<CloseReason>& close_reason() const noexcept {
+    return close_reason_;
+  }
+  [[nodiscard]] ConnectionStats stats() const noexcept;
+  [[nodiscard]] const proto::ConnectionId& local_id() const noexcept { return local_id_; }
+  [[nodiscard]] const proto::ConnectionId& remote_id() const noexcept { return remote_id_; }
+  [[nodiscard]] std::size_t max_datagram_size() const noexcept { return max_datagram_size_; }
+  [[nodiscard]] const proto::TransportParameters& peer_params() const noexcept {
+    return peer_params_;
+  }
+
+ private:
+  class Recovery;  // the PacketVisitor that routes acks and losses back to streams
+
+  Connection(const ConnectionConfig& config, bool is_client, const proto::ConnectionId& local,
+             const proto::ConnectionId& remote, Instant now);
+
+  void set_peer_params(const proto::TransportParameters& params);
+  void process_frame(const proto::Frame& frame, proto::PacketType type, Instant now);
+  void on_ack_frame(const proto::AckFrame& ack, Instant now);
+  void on_stream_frame(const proto::StreamFrame& frame, Instant now);
+  StreamState* stream_for_peer_frame(std::uint64_t stream_id);
+  StreamState* find_stream(std::uint64_t stream_id);
+  const StreamState* find_stream(std::uint64_t stream_id) const;
+  void fail(proto::TransportError error, std::string_view reason, Instant now);
+
+  std::size_t send_handshake(std::span<std::byte> out, Instant now);
+  std::size_t send_close(std::span<std::byte> out, Instant now);
+  std::size_t send_data(std::span<std::byte> out, Instant now);
+  void add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
+                         std::uint64_t& stream_bytes);
+  void record_sent(const SentPacket& packet, Instant now);
+  [[nodiscard]] std::size_t packet_number_length() const noexcept;
+  [[nodiscard]] Duration idle_timeout() const noexcept;
+
+  ConnectionConfig config_;
+  bool is_client_;
+  ConnectionState state_ = ConnectionState::handshaking;
+  std::optional<CloseReason> close_reason_;
+  proto::ConnectionId local_id_;
+  proto::ConnectionId remote_id_;
+  proto::TransportParameters peer_params_;
+  std::size_t max_datagram_size_;
+
+  LossDetector loss_;
+  AckScheduler acks_;
+  std::unique_ptr<CongestionController> congestion_;
+  Pacer pacer_;
+  SendCredit connection_send_credit_;
+  ReceiveCredit connection_receive_credit_;
+  std::uint64_t connection_bytes_sent_ = 0;  // highest offsets sent, summed over streams
+  std::uint64_t connection_bytes_received_ = 0;
+  bool max_data_due_ = false;
+
+  std::map<std::uint64_t, StreamState> streams_;
+  std::uint64_t next_local_stream_ = 0;  // count of streams we opened
+  std::uint64_t round_robin_ = 0;        // the stream to serve first in the next packet
+
+  std::uint64_t next_packet_number_ = 0;
+  std::optional<std::uint64_t> largest_received_;
+  bool hello_due_ = true;  // our hello must go (again)
+  bool hello_acked_ = false;
+  bool server_hello_received_ = false;  // client only
+  std::uint32_t probes_due_ = 0;
+  bool close_sent_ = false;
+  Instant close_deadline_;
+  Instant last_activity_;
+  Instant created_;
+  std::map<std::uint64_t, std::uint64_t> ack_sent_in_;  // packet number → largest it acked
+
+  ConnectionStats stats_;
+};
+
+}  // namespace dwcp::transport
