@@ -1,0 +1,256 @@
+#include "transport/node.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
+
+namespace dwcp::transport {
+namespace {
+
+constexpr std::size_t kReceiveSlots = 32;
+constexpr std::size_t kReceiveSlotBytes = 65536;  // one GRO buffer
+constexpr std::size_t kSendMemory = std::size_t{1} << 20;
+constexpr std::size_t kMaxSendsPerConnection = 256;  // per poll, so no connection starves others
+
+std::vector<std::byte> key_of(std::span<const std::byte> id) {
+  return {id.begin(), id.end()};
+}
+
+std::uint64_t random_seed() {
+  std::uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
+    seed = static_cast<std::uint64_t>(MonotonicClock::now().time_since_epoch().count());
+  }
+  return seed;
+}
+
+}  // namespace
+
+Node::Node(IoBackend& backend, const NodeConfig& config)
+    : backend_(backend),
+      config_(config),
+      id_source_(random_seed()),
+      receive_memory_(kReceiveSlots * kReceiveSlotBytes),
+      send_memory_(kSendMemory) {
+  send_batch_.reserve(kMaxBatch);  // GSO runs point into it: it must never reallocate
+  receive_slots_.reserve(kReceiveSlots);
+  for (std::size_t i = 0; i < kReceiveSlots; ++i) {
+    receive_slots_.emplace_back(
+        std::span(receive_memory_).subspan(i * kReceiveSlotBytes, kReceiveSlotBytes));
+  }
+}
+
+Node::~Node() = default;
+
+proto::ConnectionId Node::new_connection_id() {
+  std::array<std::byte, proto::kConnectionIdLength> bytes{};
+  for (;;) {
+    const std::uint64_t value = id_source_();
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = static_cast<std::byte>(value >> (8 * i));
+    if (!by_id_.contains(key_of(bytes))) return proto::ConnectionId(bytes);
+  }
+}
+
+Connection& Node::connect(const SocketAddress& peer, Instant now) {
+  const proto::ConnectionId local = new_connection_id();
+  const proto::ConnectionId initial_remote = new_connection_id();
+  auto entry = std::make_unique<Entry>();
+  entry->connection = Connection::connect(config_.connection, local, initial_remote, now);
+  entry->peer = peer;
+  by_id_[key_of(local.bytes())] = entry.get();
+  entries_.push_back(std::move(entry));
+  return *entries_.back()->connection;
+}
+
+std::vector<Connection*> Node::connections() const {
+  std::vector<Connection*> out;
+  out.reserve(entries_.size());
+  for (const auto& entry : entries_) out.push_back(entry->connection.get());
+  return out;
+}
+
+void Node::forget_closed() {
+  std::erase_if(by_id_, [](const auto& item) {
+    return item.second->connection->state() == ConnectionState::closed;
+  });
+  std::erase_if(entries_, [](const auto& entry) {
+    return entry->connection->state() == ConnectionState::closed;
+  });
+}
+
+std::optional<Instant> Node::poll(Instant now) {
+  receive_batch(now);
+  for (auto& entry : entries_) {
+    Connection& connection = *entry->connection;
+    const auto timer = connection.next_timer();
+    if (timer && *timer <= now) connection.on_timer(now);
+  }
+  send_all(now);
+  std::optional<Instant> earliest;
+  for (const auto& entry : entries_) {
+    const auto timer = entry->connection->next_timer();
+    if (timer && (!earliest || *timer < *earliest)) earliest = timer;
+  }
+  return earliest;
+}
+
+void Node::receive_batch(Instant now) {
+  touched_.clear();
+  // A bounded number of batches per poll, so sending is never starved by a flood.
+  for (int round = 0; round < 8; ++round) {
+    auto received = backend_.receive(receive_slots_);
+    if (!received) break;  // would_block, or an error the next poll sees again
+    for (std::size_t i = 0; i < *received; ++i) {
+      const RxDatagram& slot = receive_slots_[i];
+      if (slot.truncated) {
+        ++counters_.malformed;
+        continue;
+      }
+      for (std::size_t s = 0; s < slot.segment_count(); ++s) {
+        ++counters_.datagrams_received;
+        handle_datagram(slot.segment(s), slot.from, now);
+      }
+    }
+    if (*received < receive_slots_.size()) break;
+  }
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (Entry* entry : touched_) entry->connection->on_batch_end(now);
+}
+
+void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from,
+                           Instant now) {
+  // A datagram may hold several long-header packets and end with one short-header packet.
+  while (!datagram.empty()) {
+    auto packet = proto::parse_packet(datagram, proto::kConnectionIdLength);
+    if (!packet) {
+      if (packet.error() == proto::Errc::bad_checksum) {
+        ++counters_.bad_checksum;
+      } else if (packet.error() == proto::Errc::unsupported_version) {
+        answer_version(datagram, from);
+      } else {
+        ++counters_.malformed;
+      }
+      return;
+    }
+    const std::size_t size = packet->packet_size;
+    if (packet->header.type == proto::PacketType::version_negotiation) {
+      // We speak only version 1, and so did our Initial: a negotiation packet listing
+      // something else can only be stale or forged; ignore it.
+      return;
+    }
+    auto it = by_id_.find(key_of(packet->header.dcid.bytes()));
+    if (it != by_id_.end()) {
+      it->second->peer = from;  // follows a peer whose address or port changed
+      it->second->connection->receive(*packet, datagram.size(), now);
+      touched_.push_back(it->second);
+    } else if (packet->header.type == proto::PacketType::initial) {
+      accept_initial(*packet, datagram.size(), from, now);
+    } else {
+      ++counters_.unknown_connection;
+    }
+    datagram = datagram.subspan(size);
+  }
+}
+
+void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
+                          const SocketAddress& from, Instant now) {
+  if (!config_.accept_connections || datagram_size < proto::kMinInitialDatagram) {
+    ++counters_.refused;
+    return;
+  }
+  auto accepted =
+      Connection::accept(config_.connection, new_connection_id(), packet, datagram_size, now);
+  if (!accepted) {
+    ++counters_.malformed;
+    return;
+  }
+  auto entry = std::make_unique<Entry>();
+  entry->connection = std::move(*accepted);
+  entry->peer = from;
+  if (accept_ && !accept_(*entry->connection, from)) {
+    ++counters_.refused;
+    return;
+  }
+  by_id_[key_of(entry->connection->local_id().bytes())] = entry.get();
+  // The client's Initials keep its own DCID until it hears from us.
+  by_id_[key_of(packet.header.dcid.bytes())] = entry.get();
+  touched_.push_back(entry.get());
+  entries_.push_back(std::move(entry));
+}
+
+void Node::answer_version(std::span<const std::byte> datagram, const SocketAddress& from) {
+  if (datagram.size() < proto::kMinInitialDatagram) return;  // never amplify small ones
+  auto header = proto::parse_invariant_header(datagram);
+  if (!header) {
+    ++counters_.malformed;
+    return;
+  }
+  std::array<std::byte, 128> out{};
+  const std::uint32_t versions[] = {proto::kVersion1};
+  auto size = proto::encode_version_negotiation(out, header->scid, header->dcid, versions);
+  if (!size) return;
+  const TxDatagram reply{from, std::span(out).first(*size), 0};
+  if (backend_.send(std::span(&reply, 1))) ++counters_.version_negotiations;
+}
+
+void Node::send_all(Instant now) {
+  const IoCapabilities caps = backend_.capabilities();
+  const std::size_t max_segments = std::max<std::size_t>(1, caps.gso_max_segments);
+  for (auto& entry : entries_) {
+    Connection& connection = *entry->connection;
+    const std::size_t max_size = connection.max_datagram_size();
+    TxDatagram* run = nullptr;  // the GSO entry this connection's packets are joining
+    for (std::size_t n = 0; n < kMaxSendsPerConnection; ++n) {
+      if (send_used_ + proto::kMaxDatagramSize > send_memory_.size() ||
+          send_batch_.size() == std::min(caps.max_batch, kMaxBatch)) {
+        flush(now);
+        run = nullptr;
+      }
+      const auto space = std::span(send_memory_).subspan(send_used_, max_size);
+      const std::size_t size = connection.send(space, now);
+      if (size == 0) break;
+      const bool fits = run != nullptr && run->datagram_count() < max_segments &&
+                        run->data.size() + size <= caps.gso_max_bytes &&
+                        run->data.data() + run->data.size() == space.data();
+      if (fits && size <= run->segment_size) {
+        run->data = std::span(run->data.data(), run->data.size() + size);
+        if (size < run->segment_size) run = nullptr;  // a shorter packet ends the buffer
+      } else {
+        send_batch_.push_back(
+            TxDatagram{entry->peer, space.first(size), static_cast<std::uint16_t>(size)});
+        run = &send_batch_.back();
+        // Only full-size packets may be followed by more in the same GSO buffer.
+        if (size != max_size) run = nullptr;
+      }
+      send_used_ += size;
+    }
+  }
+  flush(now);
+}
+
+void Node::flush(Instant /*now*/) {
+  std::span<const TxDatagram> pending(send_batch_);
+  for (int attempts = 0; !pending.empty() && attempts < 64; ++attempts) {
+    auto sent = backend_.send(pending);
+    if (sent) {
+      for (const TxDatagram& d : pending.first(*sent))
+        counters_.datagrams_sent += d.datagram_count();
+      pending = pending.subspan(*sent);
+      continue;
+    }
+    if (sent.error().code == IoErrc::would_block || is_fatal(sent.error().code)) break;
+    // This entry is lost (too big, unreachable); loss recovery resends its data.
+    counters_.send_errors += pending.front().datagram_count();
+    pending = pending.subspan(1);
+  }
+  // What the socket would not take now counts as lost on the wire; loss recovery sends
+  // the data again.
+  for (const TxDatagram& d : pending) counters_.send_errors += d.datagram_count();
+  send_batch_.clear();
+  send_used_ = 0;
+}
+
+}  // namespace dwcp::transport

@@ -1,0 +1,105 @@
+// A dwcp endpoint on one UDP socket: it owns the connections that use the socket, routes
+// each received packet to its connection by destination connection ID, answers unknown
+// versions, accepts new connections, and sends what the connections produce in batches
+// (consecutive equal-size packets of one connection leave as one GSO buffer).
+//
+// This is the shared threading mode: one thread calls poll() in a loop and does all the
+// receiving, sending and timer work. Nothing here blocks; poll() returns when the socket
+// has nothing more to give and the connections nothing more to send.
+//
+// Thread safety: a Node and its connections belong to the thread that calls poll().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "proto/packet.h"
+#include "transport/clock.h"
+#include "transport/connection.h"
+#include "transport/io_backend.h"
+#include "transport/udp_socket.h"
+
+namespace dwcp::transport {
+
+struct NodeConfig {
+  ConnectionConfig connection;
+  // Accept connections from peers (a server). A client node refuses CLIENT_HELLOs.
+  bool accept_connections = false;
+};
+
+// What the node dropped or answered without a connection, for statistics.
+struct NodeCounters {
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t datagrams_sent = 0;
+  std::uint64_t malformed = 0;             // header unreadable: dropped
+  std::uint64_t bad_checksum = 0;          // trailer mismatch: dropped
+  std::uint64_t unknown_connection = 0;    // no connection for the DCID: dropped
+  std::uint64_t version_negotiations = 0;  // answered unknown versions
+  std::uint64_t refused = 0;               // hellos the accept callback refused
+  std::uint64_t send_errors = 0;  // datagrams the socket would not take (recovered as loss)
+};
+
+class Node {
+ public:
+  // Uses `backend` (which must outlive the node); its socket is the node's.
+  Node(IoBackend& backend, const NodeConfig& config);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();
+
+  // Starts a connection to `peer`; the handshake runs in poll(). The node owns it.
+  Connection& connect(const SocketAddress& peer, Instant now);
+  // Called for every new incoming connection, before its first answer; false refuses it.
+  void on_accept(std::function<bool(Connection&, const SocketAddress&)> callback) {
+    accept_ = std::move(callback);
+  }
+
+  // Receives what is waiting, runs due timers, sends what is due. Returns the earliest
+  // time poll() has work without new datagrams (timers, pacing), if any.
+  std::optional<Instant> poll(Instant now);
+
+  // Connections the node holds, closed ones included until forget_closed().
+  [[nodiscard]] std::vector<Connection*> connections() const;
+  void forget_closed();
+  [[nodiscard]] const NodeCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] SocketAddress local_address() const noexcept { return backend_.local_address(); }
+
+ private:
+  struct Entry {
+    std::unique_ptr<Connection> connection;
+    SocketAddress peer;
+  };
+
+  proto::ConnectionId new_connection_id();
+  void receive_batch(Instant now);
+  void handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from, Instant now);
+  void accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
+                      const SocketAddress& from, Instant now);
+  void answer_version(std::span<const std::byte> datagram, const SocketAddress& from);
+  void send_all(Instant now);
+  void flush(Instant now);
+
+  IoBackend& backend_;
+  NodeConfig config_;
+  std::function<bool(Connection&, const SocketAddress&)> accept_;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  std::map<std::vector<std::byte>, Entry*> by_id_;  // local IDs and clients' initial DCIDs
+  std::mt19937_64 id_source_;
+  NodeCounters counters_;
+
+  // Receive slots, large enough for a GRO buffer each.
+  std::vector<std::byte> receive_memory_;
+  std::vector<RxDatagram> receive_slots_;
+  std::vector<Entry*> touched_;  // connections that got packets in this batch
+  // Send staging: packets written back to back, cut into GSO entries.
+  std::vector<std::byte> send_memory_;
+  std::vector<TxDatagram> send_batch_;
+  std::size_t send_used_ = 0;
+};
+
+}  // namespace dwcp::transport
