@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 namespace dwcp::transport {
 namespace {
@@ -13,8 +14,8 @@ constexpr std::size_t kReceiveSlotBytes = 65536;  // one GRO buffer
 constexpr std::size_t kSendMemory = std::size_t{1} << 20;
 constexpr std::size_t kMaxSendsPerConnection = 256;  // per poll, so no connection starves others
 
-std::vector<std::byte> key_of(std::span<const std::byte> id) {
-  return {id.begin(), id.end()};
+proto::ConnectionId key_of(std::span<const std::byte> id) {
+  return proto::ConnectionId(id);
 }
 
 std::uint64_t random_seed() {
@@ -26,6 +27,12 @@ std::uint64_t random_seed() {
 }
 
 }  // namespace
+
+bool Node::IdLess::operator()(const proto::ConnectionId& a,
+                              const proto::ConnectionId& b) const noexcept {
+  if (a.size() != b.size()) return a.size() < b.size();
+  return std::memcmp(a.bytes().data(), b.bytes().data(), a.size()) < 0;
+}
 
 Node::Node(IoBackend& backend, const NodeConfig& config)
     : backend_(backend),

@@ -88,7 +88,11 @@ class Node {
   NodeConfig config_;
   std::function<bool(Connection&, const SocketAddress&)> accept_;
   std::vector<std::unique_ptr<Entry>> entries_;
-  std::map<std::vector<std::byte>, Entry*> by_id_;  // local IDs and clients' initial DCIDs
+  // Orders IDs by length, then bytes.
+  struct IdLess {
+    bool operator()(const proto::ConnectionId& a, const proto::ConnectionId& b) const noexcept;
+  };
+  std::map<proto::ConnectionId, Entry*, IdLess> by_id_;  // local IDs, clients' initial DCIDs
   std::mt19937_64 id_source_;
   NodeCounters counters_;
 
