@@ -173,6 +173,7 @@ void Connection::receive(const proto::ParsedPacket& packet, std::size_t datagram
     close_sent_ = false;  // answer each packet with the close again
     return;
   }
+  if (packet.header.type == proto::PacketType::retry) return on_retry(packet);
   const std::uint64_t pn =
       proto::decode_packet_number(largest_received_.value_or(proto::kNoAck),
                                   packet.header.packet_number, packet.header.packet_number_length);
@@ -203,6 +204,26 @@ void Connection::receive(const proto::ParsedPacket& packet, std::size_t datagram
   }
   acks_.on_packet_received(now, pn, ack_eliciting);
   largest_received_ = std::max(largest_received_.value_or(0), pn);
+}
+
+void Connection::on_retry(const proto::ParsedPacket& packet) {
+  // Only a client still waiting for its first answer takes a Retry, and only one: a
+  // second (or a late one) is ignored. A Retry is never acknowledged.
+  if (!is_client_ || state_ != ConnectionState::handshaking || server_hello_received_ ||
+      !retry_cookie_.empty()) {
+    return;
+  }
+  proto::FrameReader reader(packet.header.type, packet.payload);
+  while (!reader.done()) {
+    auto frame = reader.next();
+    if (!frame) return;
+    if (const auto* retry = std::get_if<proto::RetryFrame>(*frame)) {
+      retry_cookie_.assign(retry->cookie.begin(), retry->cookie.end());
+      remote_id_ = proto::ConnectionId(packet.header.scid);  // the ID the server chose
+      hello_due_ = true;                                     // the hello again, now with the cookie
+      return;
+    }
+  }
 }
 
 void Connection::on_batch_end(Instant now) {
@@ -387,9 +408,9 @@ std::size_t Connection::send_handshake(std::span<std::byte> out, Instant now) {
     const std::uint64_t largest = acks_.ranges().largest();
     if (acks_.write_ack(*packet, now)) ack_sent_in_[pn] = largest;
   }
-  const bool added = is_client_
-                         ? packet->add(proto::ClientHelloFrame{{}, config_.params}).has_value()
-                         : packet->add(proto::ServerHelloFrame{config_.params}).has_value();
+  const bool added =
+      is_client_ ? packet->add(proto::ClientHelloFrame{retry_cookie_, config_.params}).has_value()
+                 : packet->add(proto::ServerHelloFrame{config_.params}).has_value();
   if (!added) return 0;
   // A client's Initial fills a datagram of at least 1200 bytes (docs/protocol.md §3.1).
   if (is_client_ && !packet->pad_to(proto::kMinInitialDatagram)) return 0;

@@ -149,6 +149,7 @@ class Connection {
              const proto::ConnectionId& remote, Instant now);
 
   void set_peer_params(const proto::TransportParameters& params);
+  void on_retry(const proto::ParsedPacket& packet);
   void process_frame(const proto::Frame& frame, proto::PacketType type, Instant now);
   void on_ack_frame(const proto::AckFrame& ack, Instant now);
   void on_stream_frame(const proto::StreamFrame& frame, Instant now);
@@ -193,7 +194,8 @@ class Connection {
   std::optional<std::uint64_t> largest_received_;
   bool hello_due_ = true;  // our hello must go (again)
   bool hello_acked_ = false;
-  bool server_hello_received_ = false;  // client only
+  bool server_hello_received_ = false;   // client only
+  std::vector<std::byte> retry_cookie_;  // client only: from the server's Retry
   std::uint32_t probes_due_ = 0;
   bool close_sent_ = false;
   Instant close_deadline_;

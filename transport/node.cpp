@@ -168,8 +168,30 @@ void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagra
     ++counters_.refused;
     return;
   }
-  auto accepted =
-      Connection::accept(config_.connection, new_connection_id(), packet, datagram_size, now);
+  proto::ConnectionId local = new_connection_id();
+  bool keep_initial_dcid = true;
+  if (config_.require_retry) {
+    std::optional<std::span<const std::byte>> cookie;
+    proto::FrameReader reader(packet.header.type, packet.payload);
+    while (!reader.done()) {
+      auto frame = reader.next();
+      if (!frame) break;
+      if (const auto* hello = std::get_if<proto::ClientHelloFrame>(*frame)) cookie = hello->cookie;
+    }
+    if (!cookie) {
+      ++counters_.malformed;
+      return;
+    }
+    if (cookie->empty()) return send_retry(packet, from, now);
+    // The client sends its second hello to the ID our Retry chose: that becomes our ID.
+    if (!cookies_.validate(*cookie, from, packet.header.dcid, now)) {
+      ++counters_.invalid_cookies;
+      return;
+    }
+    local = proto::ConnectionId(packet.header.dcid);
+    keep_initial_dcid = false;
+  }
+  auto accepted = Connection::accept(config_.connection, local, packet, datagram_size, now);
   if (!accepted) {
     ++counters_.malformed;
     return;
@@ -182,10 +204,25 @@ void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagra
     return;
   }
   by_id_[key_of(entry->connection->local_id().bytes())] = entry.get();
-  // The client's Initials keep its own DCID until it hears from us.
-  by_id_[key_of(packet.header.dcid.bytes())] = entry.get();
+  // Without a Retry the client's Initials keep its own DCID until it hears from us.
+  if (keep_initial_dcid) by_id_[key_of(packet.header.dcid.bytes())] = entry.get();
   touched_.push_back(entry.get());
   entries_.push_back(std::move(entry));
+}
+
+void Node::send_retry(const proto::ParsedPacket& packet, const SocketAddress& from, Instant now) {
+  const proto::ConnectionId retry_id = new_connection_id();
+  auto cookie = cookies_.mint(from, retry_id, packet.header.dcid, now);
+  if (!cookie) return;
+  // Stateless: nothing is remembered; the cookie carries what the next hello must prove.
+  std::array<std::byte, 256> out{};
+  auto builder = proto::PacketBuilder::long_header(out, proto::PacketType::retry,
+                                                   packet.header.scid, retry_id, 0, 1);
+  if (!builder || !builder->add(proto::RetryFrame{cookie->bytes()})) return;
+  auto size = builder->finish();
+  if (!size) return;
+  const TxDatagram reply{from, std::span(out).first(*size), 0};
+  if (backend_.send(std::span(&reply, 1))) ++counters_.retries_sent;
 }
 
 void Node::answer_version(std::span<const std::byte> datagram, const SocketAddress& from) {

@@ -22,6 +22,7 @@
 #include "transport/clock.h"
 #include "transport/connection.h"
 #include "transport/io_backend.h"
+#include "transport/retry_cookie.h"
 #include "transport/udp_socket.h"
 
 namespace dwcp::transport {
@@ -30,6 +31,9 @@ struct NodeConfig {
   ConnectionConfig connection;
   // Accept connections from peers (a server). A client node refuses CLIENT_HELLOs.
   bool accept_connections = false;
+  // Validate a client's address with a stateless Retry cookie before creating any state
+  // for it (docs/protocol.md §7.2). Turn off only on trusted networks.
+  bool require_retry = true;
 };
 
 // What the node dropped or answered without a connection, for statistics.
@@ -41,6 +45,8 @@ struct NodeCounters {
   std::uint64_t unknown_connection = 0;    // no connection for the DCID: dropped
   std::uint64_t version_negotiations = 0;  // answered unknown versions
   std::uint64_t refused = 0;               // hellos the accept callback refused
+  std::uint64_t retries_sent = 0;          // Retry answers to hellos without a cookie
+  std::uint64_t invalid_cookies = 0;       // hellos with a forged, expired or misdirected cookie
   std::uint64_t send_errors = 0;  // datagrams the socket would not take (recovered as loss)
 };
 
@@ -81,6 +87,7 @@ class Node {
   void accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
                       const SocketAddress& from, Instant now);
   void answer_version(std::span<const std::byte> datagram, const SocketAddress& from);
+  void send_retry(const proto::ParsedPacket& packet, const SocketAddress& from, Instant now);
   void send_all(Instant now);
   void flush(Instant now);
 
@@ -94,6 +101,7 @@ class Node {
   };
   std::map<proto::ConnectionId, Entry*, IdLess> by_id_;  // local IDs, clients' initial DCIDs
   std::mt19937_64 id_source_;
+  RetryCookieMinter cookies_;
   NodeCounters counters_;
 
   // Receive slots, large enough for a GRO buffer each.

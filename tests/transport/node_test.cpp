@@ -158,6 +158,7 @@ TEST_CASE("a client node connects to a server node over loopback and moves 16 Mi
   CHECK(pair.client_node->counters().datagrams_sent > 0);
   CHECK(pair.server_node->counters().malformed == 0);
   CHECK(pair.server_node->counters().bad_checksum == 0);
+  CHECK(pair.server_node->counters().retries_sent == 1);  // the address was validated first
 }
 
 TEST_CASE("through loss, reordering, duplication and corruption every byte arrives exactly once") {
@@ -232,5 +233,76 @@ TEST_CASE("garbage sent to the port is counted and ignored; an unknown version i
   std::array<std::uint32_t, 4> versions{};
   CHECK(dwcp::proto::decode_versions(packet->payload, versions) == std::size_t{1});
   CHECK(versions[0] == dwcp::proto::kVersion1);
+  close(raw);
+}
+
+TEST_CASE("a hello without a cookie gets a Retry and no state; a forged cookie gets nothing") {
+  namespace proto = dwcp::proto;
+  auto server_socket = loopback_backend();
+  NodeConfig config;
+  config.accept_connections = true;
+  Node server(*server_socket, config);
+  const SocketAddress address = server_socket->local_address();
+  const int raw = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  REQUIRE(raw >= 0);
+  std::array<std::byte, 8> client_id{};
+  client_id.fill(std::byte{0x11});
+  std::array<std::byte, 8> first_dcid{};
+  first_dcid.fill(std::byte{0x22});
+
+  // An Initial with CLIENT_HELLO, padded to 1200 bytes, sent to `dcid` with `cookie`.
+  auto send_hello = [&](std::span<const std::byte> dcid, std::span<const std::byte> cookie) {
+    std::array<std::byte, 1500> out{};
+    auto builder = proto::PacketBuilder::long_header(out, proto::PacketType::initial,
+                                                     proto::ConnectionIdRef(dcid),
+                                                     proto::ConnectionIdRef(client_id), 0, 1);
+    REQUIRE(builder);
+    REQUIRE(builder->add(proto::ClientHelloFrame{cookie, {}}));
+    REQUIRE(builder->pad_to(proto::kMinInitialDatagram));
+    auto size = builder->finish();
+    REQUIRE(size);
+    REQUIRE(sendto(raw, out.data(), *size, 0, address.data(), address.size()) ==
+            static_cast<ssize_t>(*size));
+  };
+  auto poll_until = [&](auto&& done) {
+    const Instant end = MonotonicClock::now() + seconds(5);
+    for (int i = 0; i < 10'000'000 && MonotonicClock::now() < end; ++i) {
+      server.poll(MonotonicClock::now());
+      if (done()) return true;
+    }
+    return false;
+  };
+
+  send_hello(first_dcid, {});
+  std::array<std::byte, 512> reply{};
+  ssize_t got = -1;
+  REQUIRE(poll_until([&] {
+    got = recv(raw, reply.data(), reply.size(), 0);
+    return got > 0;
+  }));
+  auto retry = proto::parse_packet(std::span(reply).first(static_cast<std::size_t>(got)));
+  REQUIRE(retry);
+  REQUIRE(retry->header.type == proto::PacketType::retry);
+  CHECK(retry->header.dcid == proto::ConnectionIdRef(client_id));
+  proto::FrameReader reader(retry->header.type, retry->payload);
+  auto frame = reader.next();
+  REQUIRE(frame);
+  const auto* retry_frame = std::get_if<proto::RetryFrame>(*frame);
+  REQUIRE(retry_frame != nullptr);
+  const std::vector<std::byte> cookie(retry_frame->cookie.begin(), retry_frame->cookie.end());
+  const std::vector<std::byte> retry_id(retry->header.scid.bytes().begin(),
+                                        retry->header.scid.bytes().end());
+  CHECK(server.connections().empty());  // nothing kept for an unvalidated address
+  CHECK(server.counters().retries_sent == 1);
+
+  std::vector<std::byte> forged = cookie;
+  forged[forged.size() / 2] ^= std::byte{1};
+  send_hello(retry_id, forged);
+  REQUIRE(poll_until([&] { return server.counters().invalid_cookies == 1; }));
+  CHECK(server.connections().empty());
+
+  send_hello(retry_id, cookie);
+  REQUIRE(poll_until([&] { return server.connections().size() == 1; }));
+  CHECK(server.connections().front()->local_id() == proto::ConnectionId(retry_id));
   close(raw);
 }
