@@ -337,19 +337,23 @@ void Connection::on_ack_frame(const proto::AckFrame& ack, Instant now) {
     event.rate = outcome->rate;
     congestion_->on_ack(event);
   }
-  if (outcome->lost_bytes > 0) {
-    LossEvent event;
-    event.now = now;
-    event.lost_bytes = outcome->lost_bytes;
-    event.bytes_in_flight = loss_.bytes_in_flight();
-    event.largest_lost_sent_time = outcome->largest_lost_sent_time;
-    event.persistent_congestion = outcome->persistent_congestion;
-    congestion_->on_loss(event);
-  }
+  report_losses(*outcome, now);
   if (outcome->spurious_losses > 0) congestion_->on_spurious_loss(now);
-  stats_.packets_lost += outcome->lost_packets;
   stats_.spurious_losses += outcome->spurious_losses;
   pacer_.set_rate(congestion_->pacing_rate(), now);
+}
+
+// Tells the controller about packets an ACK or a timeout declared lost.
+void Connection::report_losses(const RecoveryOutcome& outcome, Instant now) {
+  stats_.packets_lost += outcome.lost_packets;
+  if (outcome.lost_bytes == 0) return;
+  LossEvent event;
+  event.now = now;
+  event.lost_bytes = outcome.lost_bytes;
+  event.bytes_in_flight = loss_.bytes_in_flight();
+  event.largest_lost_sent_time = outcome.largest_lost_sent_time;
+  event.persistent_congestion = outcome.persistent_congestion;
+  congestion_->on_loss(event);
 }
 
 // ---- sending ----
@@ -600,17 +604,8 @@ void Connection::on_timer(Instant now) {
   if (deadline && *deadline <= now) {
     Recovery recovery(*this);
     const RecoveryOutcome outcome = loss_.on_timeout(now, recovery);
-    if (outcome.lost_bytes > 0) {
-      LossEvent event;
-      event.now = now;
-      event.lost_bytes = outcome.lost_bytes;
-      event.bytes_in_flight = loss_.bytes_in_flight();
-      event.largest_lost_sent_time = outcome.largest_lost_sent_time;
-      event.persistent_congestion = outcome.persistent_congestion;
-      congestion_->on_loss(event);
-      pacer_.set_rate(congestion_->pacing_rate(), now);
-    }
-    stats_.packets_lost += outcome.lost_packets;
+    report_losses(outcome, now);
+    pacer_.set_rate(congestion_->pacing_rate(), now);
     if (outcome.probes_to_send > 0) {
       probes_due_ += outcome.probes_to_send;
       ++stats_.probe_timeouts;

@@ -152,6 +152,7 @@ class Connection {
   void on_retry(const proto::ParsedPacket& packet);
   void process_frame(const proto::Frame& frame, proto::PacketType type, Instant now);
   void on_ack_frame(const proto::AckFrame& ack, Instant now);
+  void report_losses(const RecoveryOutcome& outcome, Instant now);
   void on_stream_frame(const proto::StreamFrame& frame, Instant now);
   StreamState* stream_for_peer_frame(std::uint64_t stream_id);
   StreamState* find_stream(std::uint64_t stream_id);

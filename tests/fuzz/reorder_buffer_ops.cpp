@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "tests/fuzz/stream_fuzz_support.h"
 #include "transport/reorder_buffer.h"
 
 namespace {
@@ -18,26 +19,9 @@ using dwcp::transport::ReorderBuffer;
 using dwcp::transport::ReorderError;
 using dwcp::transport::ReorderStatus;
 
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-std::uint8_t reference_byte(std::uint64_t offset) {
-  return static_cast<std::uint8_t>((offset * 167 + (offset >> 7) * 13 + 5) & 0xff);
-}
-
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return at_ >= size_; }
-  std::uint8_t byte() { return at_ < size_ ? data_[at_++] : 0; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(byte() << 8 | byte()); }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t at_ = 0;
-};
+using dwcp::fuzz::check;
+using dwcp::fuzz::Input;
+using dwcp::fuzz::reference_byte;
 
 // What the receiver should do, one entry per offset; slow and obviously right.
 struct Model {

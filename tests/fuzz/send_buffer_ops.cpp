@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "tests/fuzz/stream_fuzz_support.h"
 #include "transport/send_buffer.h"
 
 namespace {
@@ -18,26 +19,9 @@ using dwcp::transport::AppendStatus;
 using dwcp::transport::SendBuffer;
 using dwcp::transport::SendChunk;
 
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-std::byte reference_byte(std::uint64_t offset) {
-  return static_cast<std::byte>((offset * 167 + (offset >> 7) * 13 + 5) & 0xff);
-}
-
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return at_ >= size_; }
-  std::uint8_t byte() { return at_ < size_ ? data_[at_++] : 0; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(byte() << 8 | byte()); }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t at_ = 0;
-};
+using dwcp::fuzz::check;
+using dwcp::fuzz::Input;
+using dwcp::fuzz::reference_byte;
 
 struct Model {
   std::size_t capacity = 0;
@@ -166,7 +150,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 1: {
         const std::size_t message_size = (kind & 0x80) != 0 ? where % (model.capacity + 2) : amount;
         bytes.resize(message_size);
-        for (std::size_t i = 0; i < message_size; ++i) bytes[i] = reference_byte(model.end + i);
+        for (std::size_t i = 0; i < message_size; ++i)
+          bytes[i] = static_cast<std::byte>(reference_byte(model.end + i));
         check(buffer.append(bytes) == model.append(message_size));
         break;
       }
@@ -181,7 +166,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(buffer.copy_out(chunk->offset, bytes) ==
               std::min<std::uint64_t>(bytes.size(), model.end - chunk->offset));
         for (std::uint64_t i = 0; i < chunk->length; ++i) {
-          check(bytes[i] == reference_byte(chunk->offset + i));
+          check(bytes[i] == static_cast<std::byte>(reference_byte(chunk->offset + i)));
         }
         break;
       }
@@ -212,7 +197,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         bytes.assign(amount, std::byte{0});
         const std::size_t copied = buffer.copy_out(offset, bytes);
         check(copied == std::min<std::uint64_t>(amount, model.end - offset));
-        for (std::size_t i = 0; i < copied; ++i) check(bytes[i] == reference_byte(offset + i));
+        for (std::size_t i = 0; i < copied; ++i)
+          check(bytes[i] == static_cast<std::byte>(reference_byte(offset + i)));
         break;
       }
     }
