@@ -1,0 +1,72 @@
+// The configuration of a public dwcp::Node (transport/api/node.h): where it listens, how
+// its threads run, and the settings every connection starts with.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "transport/connection.h"
+#include "transport/idle_strategy.h"
+#include "transport/io_select.h"
+#include "transport/udp_socket.h"
+
+namespace dwcp {
+
+class Connection;
+class Stream;
+
+enum class ThreadingMode : std::uint8_t {
+  // One I/O thread receives, sends and runs every timer (the default; right for small
+  // machines).
+  shared,
+  // A receiver thread (receive, verify checksums) and a sender thread (connections,
+  // timers, send), each pinned to its own CPU of `cpus` when given.
+  dedicated,
+};
+
+std::string_view to_string(ThreadingMode mode) noexcept;
+// "shared", "dedicated"; false, `out` untouched, for anything else.
+bool parse_threading_mode(std::string_view text, ThreadingMode& out) noexcept;
+
+struct NodeOptions {
+  // The local address (numeric; port 0 picks a free port).
+  transport::SocketAddress bind = transport::SocketAddress::any_v4(0);
+  // Take incoming connections (a server). They arrive through on_accept, else Node::accept().
+  bool accept_connections = false;
+  // Validate a client's address with a stateless Retry before creating state for it
+  // (docs/protocol.md §7.2). Turn off only on trusted networks.
+  bool require_retry = true;
+
+  ThreadingMode threading = ThreadingMode::shared;
+  transport::IdleMode idle = transport::IdleMode::backoff;
+  // CPUs for the I/O threads, as a CPU list ("2", "2,3"); empty leaves them unpinned. In
+  // dedicated mode the first is the sender's, the second (or the first) the receiver's.
+  std::string cpus;
+  transport::BackendKind io = transport::BackendKind::automatic;
+  transport::SocketOptions socket;
+
+  // Every connection's settings: congestion controller, windows, timeouts.
+  transport::ConnectionConfig connection;
+  // Bytes of messages an app thread may queue on one stream before send() says
+  // back_pressured, on top of the connection's own per-stream buffer
+  // (connection.stream_send_capacity). It also bounds one message: half of it, less 8.
+  std::size_t stream_send_queue = std::size_t{1} << 20;
+  // Bytes of whole received messages one stream holds for the app before the node stops
+  // reading it (and the peer's credit runs out): at least twice the stream window.
+  std::size_t stream_receive_queue = std::size_t{1} << 20;
+  // Commands app threads may have queued for the I/O thread at once.
+  std::size_t command_queue = 4096;
+
+  // Called on the I/O thread for every new incoming connection; false refuses it. When
+  // unset, incoming connections wait for Node::accept(). Must not block.
+  std::function<bool(Connection&)> on_accept;
+  // Called on the I/O thread with each received message, in order per stream, instead of
+  // queueing it for Stream::receive(). The bytes are valid during the call only. Must not
+  // block; it may call Stream::send().
+  std::function<void(Stream&, std::span<const std::byte>)> on_message;
+};
+
+}  // namespace dwcp

@@ -1,0 +1,458 @@
+#include "transport/api/runtime.h"
+
+#include <sys/prctl.h>
+
+#include <algorithm>
+
+#include "affinity/cpu_set.h"
+#include "affinity/pinning.h"
+
+namespace dwcp::detail {
+namespace {
+
+using transport::ConnectionState;
+using transport::MonotonicClock;
+
+constexpr auto kStatsInterval = std::chrono::milliseconds(1);
+
+ChannelStatus status_of(const transport::Connection& core, bool close_requested) {
+  switch (core.state()) {
+    case ConnectionState::handshaking:
+      return close_requested ? ChannelStatus::closing : ChannelStatus::connecting;
+    case ConnectionState::established:
+      return close_requested ? ChannelStatus::closing : ChannelStatus::established;
+    case ConnectionState::closing:
+    case ConnectionState::draining:
+      return ChannelStatus::closing;
+    case ConnectionState::closed:
+      return ChannelStatus::closed;
+  }
+  return ChannelStatus::closed;
+}
+
+}  // namespace
+
+std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions options) {
+  if (options.threading != ThreadingMode::shared) {
+    return std::unexpected(std::string("threading mode ") +
+                           std::string(to_string(options.threading)) + " is not available");
+  }
+  std::optional<affinity::CpuSet> cpus;
+  if (!options.cpus.empty()) {
+    auto parsed = affinity::CpuSet::parse(options.cpus);
+    if (!parsed) return std::unexpected("--cpus: " + affinity::to_string(parsed.error()));
+    cpus = *parsed;
+  }
+  auto selection = transport::open_backend(options.bind, options.socket, options.io);
+  if (!selection) {
+    return std::unexpected("cannot open a UDP socket on " + options.bind.to_string() + ": " +
+                           transport::to_string(selection.error()));
+  }
+  std::shared_ptr<Runtime> runtime(new Runtime(std::move(options)));
+  runtime->backend_ = std::string(to_string(selection->kind)) + " (" + selection->reason + ")";
+  runtime->io_ = std::move(selection->backend);
+  auto idle = transport::IdleStrategy::create(runtime->options_.idle, runtime->io_->fd());
+  if (!idle) return std::unexpected("cannot set up waiting: " + transport::to_string(idle.error()));
+  runtime->idle_ = std::move(*idle);
+
+  transport::NodeConfig config;
+  config.connection = runtime->options_.connection;
+  config.accept_connections = runtime->options_.accept_connections;
+  config.require_retry = runtime->options_.require_retry;
+  runtime->node_ = std::make_unique<transport::Node>(*runtime->io_, config);
+  Runtime* self = runtime.get();
+  runtime->node_->on_accept(
+      [self](transport::Connection& core, const transport::SocketAddress& peer) {
+        auto channel = self->adopt(core, peer);
+        if (self->options_.on_accept) {
+          dwcp::Connection handle = ConnectionAccess::make(channel);
+          if (!self->options_.on_accept(handle)) {
+            self->channels_.pop_back();
+            return false;
+          }
+          return true;
+        }
+        if (!self->accepted_.try_push(channel)) {
+          self->channels_.pop_back();
+          return false;
+        }
+        {
+          const std::lock_guard lock(self->accept_mutex_);
+          ++self->accept_events_;
+        }
+        self->accept_changed_.notify_all();
+        return true;
+      });
+
+  runtime->thread_ = std::thread([self, cpus] { self->run(cpus); });
+  return runtime;
+}
+
+Runtime::Runtime(NodeOptions options)
+    : options_(std::move(options)), commands_(std::max<std::size_t>(options_.command_queue, 16)) {}
+
+Runtime::~Runtime() {
+  stop();
+}
+
+bool Runtime::submit(Command command) {
+  if (stopped()) return false;
+  if (!commands_.try_push(std::move(command))) return false;
+  idle_->wake();
+  return true;
+}
+
+void Runtime::stop() {
+  const std::lock_guard lock(stop_mutex_);
+  if (!thread_.joinable()) return;
+  stop_requested_.store(true, std::memory_order_release);
+  idle_->wake();
+  thread_.join();
+}
+
+transport::SocketAddress Runtime::local_address() const {
+  return io_->local_address();
+}
+
+transport::NodeCounters Runtime::counters() const {
+  const std::lock_guard lock(counters_mutex_);
+  return counters_;
+}
+
+std::shared_ptr<ConnectionChannel> Runtime::try_accept() {
+  std::shared_ptr<ConnectionChannel> channel;
+  if (accepted_.try_pop(channel)) return channel;
+  return nullptr;
+}
+
+void Runtime::wait_accept(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(accept_mutex_);
+  const std::uint64_t seen = accept_events_;
+  accept_changed_.wait_for(lock, timeout, [&] { return accept_events_ != seen || stopped(); });
+}
+
+void Runtime::publish_counters() {
+  const std::lock_guard lock(counters_mutex_);
+  counters_ = node_->counters();
+}
+
+void Runtime::notify(ConnectionChannel& channel) {
+  channel.events.fetch_add(1, std::memory_order_seq_cst);
+  if (channel.waiters.load(std::memory_order_seq_cst) != 0) {
+    { const std::lock_guard lock(channel.mutex); }
+    channel.changed.notify_all();
+  }
+}
+
+// ---- the I/O thread ----
+
+void Runtime::run(std::optional<affinity::CpuSet> cpus) {
+  // Timers of a few microseconds (pacing) must not be stretched by the default 50 µs slack.
+  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+  if (cpus) {
+    // A failure leaves the thread unpinned; the node still works.
+    [[maybe_unused]] auto pinned = affinity::pin_current_thread(*cpus);
+  }
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    idle_->begin_pass();
+    const Instant now = MonotonicClock::now();
+    std::optional<Instant> deadline;
+    const bool did_work = pass(now, deadline);
+    idle_->idle(did_work, deadline, MonotonicClock::now());
+  }
+  shut_down();
+}
+
+void Runtime::shut_down() {
+  // Stopping: every connection is aborted, the CONNECTION_CLOSEs leave, handles see closed.
+  const Instant now = MonotonicClock::now();
+  for (auto& channel : channels_) {
+    if (channel->core != nullptr) channel->core->close(0, "node stopped", now);
+  }
+  node_->poll(now);
+  publish_counters();
+  stopped_.store(true, std::memory_order_release);
+  for (auto& channel : channels_) {
+    {
+      const std::lock_guard lock(channel->mutex);
+      if (!channel->close_reason) {
+        channel->close_reason = transport::CloseReason{0, false, false, "node stopped"};
+      }
+    }
+    channel->status.store(ChannelStatus::closed, std::memory_order_release);
+    channel->streams.clear();  // the cached Stream handles refer back to the channel
+    channel->core = nullptr;
+    notify(*channel);
+  }
+  Command command;
+  while (commands_.try_pop(command)) {
+    if (command.connection) {
+      command.connection->status.store(ChannelStatus::closed, std::memory_order_release);
+      notify(*command.connection);
+    }
+  }
+  { const std::lock_guard lock(accept_mutex_); }
+  accept_changed_.notify_all();
+}
+
+bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
+  bool did_work = run_commands(now);
+  if (rescan_.exchange(false, std::memory_order_acq_rel)) {
+    for (auto& channel : channels_) {
+      if (channel->core == nullptr) continue;
+      for (auto& [id, handle] : channel->streams) {
+        StreamChannel& stream = StreamAccess::channel_of(handle);
+        stream.doorbell.store(false, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        did_work |= pump_outbound(*channel, stream);
+      }
+    }
+  }
+  if (!blocked_.empty()) {
+    // pump_outbound() lists a stream again if it is still blocked.
+    retry_.swap(blocked_);
+    for (const BlockedStream& blocked : retry_) {
+      blocked.stream->send_blocked = false;
+      did_work |= pump_outbound(*blocked.connection, *blocked.stream);
+    }
+    retry_.clear();
+  }
+  const transport::NodeCounters before = node_->counters();
+  deadline = node_->poll(now);
+  const transport::NodeCounters& after = node_->counters();
+  did_work |= after.datagrams_received != before.datagrams_received ||
+              after.datagrams_sent != before.datagrams_sent;
+  bool any_closed = false;
+  for (auto& channel : channels_) {
+    if (channel->core == nullptr) continue;
+    did_work |= deliver(*channel);
+    if (channel->close_requested) check_graceful_close(*channel, now);
+    publish(*channel, now, false);
+    any_closed |= channel->core->state() == ConnectionState::closed;
+  }
+  if (any_closed) forget_closed();
+  if (did_work) publish_counters();
+  return did_work;
+}
+
+bool Runtime::run_commands(Instant now) {
+  bool did_work = false;
+  Command command;
+  // Bounded, so a flood of commands cannot starve the network.
+  for (int i = 0; i < 4096 && commands_.try_pop(command); ++i) {
+    handle(command, now);
+    did_work = true;
+  }
+  return did_work;
+}
+
+void Runtime::handle(Command& command, Instant now) {
+  ConnectionChannel& channel = *command.connection;
+  switch (command.kind) {
+    case Command::Kind::connect: {
+      transport::Connection& core = node_->connect(channel.peer, now);
+      channel.core = &core;
+      channels_.push_back(command.connection);
+      publish(channel, now, true);
+      return;
+    }
+    case Command::Kind::open_stream: {
+      if (channel.core == nullptr) return;
+      const auto id = channel.core->open_stream();
+      if (!id || *id != command.stream->id) {
+        // The app side counted against the same limit; a mismatch means the connection
+        // left `established` in between. The stream's sends will say closed.
+        return;
+      }
+      channel.streams.emplace(*id, StreamAccess::make(command.stream, command.connection));
+      return;
+    }
+    case Command::Kind::doorbell: {
+      if (channel.core == nullptr) return;
+      StreamChannel& stream = *command.stream;
+      if (!channel.streams.contains(stream.id)) return;
+      stream.doorbell.store(false, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      pump_outbound(channel, stream);
+      return;
+    }
+    case Command::Kind::close:
+      channel.close_requested = true;
+      if (channel.core != nullptr) {
+        for (auto& [id, handle] : channel.streams) {
+          StreamChannel& stream = StreamAccess::channel_of(handle);
+          stream.finish_requested.store(true);
+          pump_outbound(channel, stream);
+        }
+        check_graceful_close(channel, now);
+        publish(channel, now, true);
+      }
+      return;
+    case Command::Kind::abort:
+      channel.close_requested = true;
+      if (channel.core != nullptr) {
+        channel.core->close(command.code, "aborted by the application", now);
+        publish(channel, now, true);
+      }
+      return;
+  }
+}
+
+bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
+  transport::Connection& core = *channel.core;
+  bool moved = false;
+  for (;;) {
+    const auto message = stream.outbound.peek();
+    if (message.empty()) break;
+    const auto status = core.send_message(stream.id, message);
+    if (status == transport::AppendStatus::back_pressured) {
+      if (!stream.send_blocked) {
+        stream.send_blocked = true;
+        blocked_.push_back({&channel, &stream});
+      }
+      return moved;
+    }
+    // accepted, or an error the app side already ruled out (then the connection is gone
+    // and the message with it).
+    stream.outbound.release();
+    moved = true;
+  }
+  if (!stream.finish_passed && stream.finish_requested.load(std::memory_order_acquire) &&
+      stream.outbound.peek().empty()) {
+    core.finish_stream(stream.id);
+    stream.finish_passed = true;
+    moved = true;
+  }
+  return moved;
+}
+
+bool Runtime::deliver(ConnectionChannel& channel) {
+  bool delivered = false;
+  for (const std::uint64_t id : channel.core->readable_streams()) {
+    auto found = channel.streams.find(id);
+    if (found == channel.streams.end()) {
+      if (!is_peer_stream(channel, id)) continue;
+      found = add_peer_stream(channel, id);
+      if (found == channel.streams.end()) continue;
+    }
+    delivered |= deliver_stream(channel, found->second);
+  }
+  // A FIN that arrives after the last message makes no stream readable: look for it.
+  for (auto& [id, handle] : channel.streams) {
+    StreamChannel& stream = StreamAccess::channel_of(handle);
+    if (!stream.peer_finished.load(std::memory_order_relaxed) && is_peer_stream(channel, id) &&
+        channel.core->stream_finished(id)) {
+      stream.peer_finished.store(true, std::memory_order_release);
+      delivered = true;
+    }
+  }
+  if (delivered) notify(channel);
+  return delivered;
+}
+
+bool Runtime::deliver_stream(ConnectionChannel& channel, Stream& handle) {
+  transport::Connection& core = *channel.core;
+  StreamChannel& stream = StreamAccess::channel_of(handle);
+  bool delivered = false;
+  while (auto size = core.next_message_size(stream.id)) {
+    if (options_.on_message) {
+      scratch_.resize(*size);
+      core.read_message(stream.id, scratch_);
+      options_.on_message(handle, std::span<const std::byte>(scratch_));
+    } else {
+      auto room = stream.inbound.try_claim(*size);
+      if (room.empty()) {
+        stream.delivery_paused.store(true, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // The app may have emptied the ring between the claim and the flag.
+        room = stream.inbound.try_claim(*size);
+        if (room.empty()) break;
+        stream.delivery_paused.store(false, std::memory_order_relaxed);
+      }
+      core.read_message(stream.id, room);
+      stream.inbound.commit();
+    }
+    delivered = true;
+  }
+  return delivered;
+}
+
+std::map<std::uint64_t, dwcp::Stream>::iterator Runtime::add_peer_stream(ConnectionChannel& channel,
+                                                                         std::uint64_t id) {
+  auto stream = std::make_shared<StreamChannel>(id, options_.stream_send_queue, inbound_capacity());
+  if (!channel.incoming.try_push(stream)) return channel.streams.end();
+  return channel.streams.emplace(id, StreamAccess::make(stream, channel.shared_from_this())).first;
+}
+
+std::size_t Runtime::inbound_capacity() const noexcept {
+  // A whole message of up to one stream window must fit, with room for the next one.
+  const std::size_t window = options_.connection.params.initial_max_stream_data;
+  return std::max(options_.stream_receive_queue, 2 * window + 64);
+}
+
+void Runtime::check_graceful_close(ConnectionChannel& channel, Instant now) {
+  transport::Connection& core = *channel.core;
+  if (core.state() != ConnectionState::established) return;
+  for (auto& [id, handle] : channel.streams) {
+    StreamChannel& stream = StreamAccess::channel_of(handle);
+    if (!stream.outbound.peek().empty() || !core.stream_all_acked(id)) return;
+  }
+  core.close(0, "closed by the application", now);
+}
+
+void Runtime::publish(ConnectionChannel& channel, Instant now, bool force) const {
+  transport::Connection& core = *channel.core;
+  const ChannelStatus status = status_of(core, channel.close_requested);
+  const bool status_changed = status != channel.status.load(std::memory_order_relaxed);
+  if (!force && !status_changed && now - channel.stats_published < kStatsInterval) return;
+  channel.stats_published = now;
+  if (status == ChannelStatus::established && channel.stream_limit.load() == 0) {
+    const auto& peer = core.peer_params();
+    channel.max_message.store(std::min<std::uint64_t>(peer.initial_max_stream_data,
+                                                      options_.connection.stream_send_capacity));
+    channel.stream_limit.store(peer.initial_max_streams);
+  }
+  {
+    const std::lock_guard lock(channel.mutex);
+    channel.stats = core.stats();
+    if (core.close_reason()) channel.close_reason = core.close_reason();
+  }
+  channel.status.store(status, std::memory_order_release);
+  if (status_changed) notify(channel);
+}
+
+void Runtime::forget_closed() {
+  // A closed connection stays until its received messages are all handed over.
+  bool all_drained = true;
+  for (auto& channel : channels_) {
+    if (channel->core == nullptr || channel->core->state() != ConnectionState::closed) continue;
+    if (!channel->core->readable_streams().empty()) {
+      all_drained = false;
+      continue;
+    }
+  }
+  if (!all_drained) return;
+  for (auto& channel : channels_) {
+    if (channel->core == nullptr || channel->core->state() != ConnectionState::closed) continue;
+    for (auto& [id, handle] : channel->streams) {
+      // The peer will send nothing more: a reader waiting for the end must not wait forever.
+      StreamAccess::channel_of(handle).peer_finished.store(true, std::memory_order_release);
+    }
+    channel->streams.clear();
+    channel->core = nullptr;
+    notify(*channel);
+  }
+  std::erase_if(blocked_, [](const BlockedStream& b) { return b.connection->core == nullptr; });
+  std::erase_if(channels_, [](const auto& channel) { return channel->core == nullptr; });
+  node_->forget_closed();
+}
+
+std::shared_ptr<ConnectionChannel> Runtime::adopt(transport::Connection& core,
+                                                  const transport::SocketAddress& peer) {
+  auto channel = std::make_shared<ConnectionChannel>(shared_from_this(), peer, false);
+  channel->core = &core;
+  channels_.push_back(channel);
+  return channel;
+}
+
+}  // namespace dwcp::detail

@@ -1,0 +1,226 @@
+// The machinery behind the public handles (node.h, connection.h, stream.h): the channels
+// app threads and the I/O thread share, and the I/O thread's loop.
+//
+// App threads never touch a transport::Connection. They write messages into a stream's
+// outbound byte ring and read them from its inbound ring (lockfree/spsc_byte_ring.h), and
+// pass everything else (connect, open, finish, close) as commands through one MPMC ring.
+// The I/O thread drains the commands, moves outbound messages into the connections, runs
+// the transport::Node, moves whole received messages into the inbound rings, and publishes
+// each connection's state and statistics.
+//
+// Memory per stream: the outbound ring (NodeOptions::stream_send_queue) plus the
+// connection's send buffer on the way out; the inbound ring (stream_receive_queue) plus
+// the stream window on the way in. A full inbound ring leaves messages in the connection,
+// whose credit then runs out: a slow reader stalls its sender and nothing grows.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "affinity/cpu_set.h"
+#include "lockfree/mpmc_ring.h"
+#include "lockfree/spsc_byte_ring.h"
+#include "transport/api/connection.h"
+#include "transport/api/options.h"
+#include "transport/api/stream.h"
+#include "transport/connection.h"
+#include "transport/idle_strategy.h"
+#include "transport/io_select.h"
+#include "transport/node.h"
+
+namespace dwcp::detail {
+
+using transport::Instant;
+
+class Runtime;
+struct ConnectionChannel;
+
+// One stream as both sides see it.
+struct StreamChannel {
+  StreamChannel(std::uint64_t stream_id, std::size_t send_queue, std::size_t receive_queue)
+      : id(stream_id), outbound(send_queue), inbound(receive_queue) {}
+
+  const std::uint64_t id;
+  lockfree::SpscByteRing outbound;  // app → I/O thread: messages to send
+  lockfree::SpscByteRing inbound;   // I/O thread → app: whole received messages
+  // Set by the app when it queues a message and finds it clear; the I/O thread clears it
+  // before draining. At most one doorbell command is in flight per stream.
+  std::atomic<bool> doorbell{false};
+  std::atomic<bool> finish_requested{false};  // the app called finish(): no more send()
+  // The I/O thread found the inbound ring full; the app's next release() asks it to go on.
+  std::atomic<bool> delivery_paused{false};
+  // The peer's FIN arrived (or the connection ended) and every message is in `inbound`.
+  std::atomic<bool> peer_finished{false};
+
+  // I/O thread only.
+  bool finish_passed = false;  // finish_stream() given to the connection
+  bool send_blocked = false;   // the connection's send buffer was full
+};
+
+enum class ChannelStatus : std::uint8_t { connecting, established, closing, closed };
+
+// One connection as both sides see it.
+struct ConnectionChannel : std::enable_shared_from_this<ConnectionChannel> {
+  ConnectionChannel(std::shared_ptr<Runtime> owner, transport::SocketAddress remote, bool client)
+      : runtime(std::move(owner)), peer(remote), is_client(client) {}
+
+  const std::shared_ptr<Runtime> runtime;
+  const transport::SocketAddress peer;
+  const bool is_client;
+
+  std::atomic<ChannelStatus> status{ChannelStatus::connecting};
+  // The app called close() or abort(): sends are refused from that moment on.
+  std::atomic<bool> close_called{false};
+  // Streams this side may open: the peer's limit, set once established.
+  std::atomic<std::uint64_t> stream_limit{0};
+  std::atomic<std::uint64_t> max_message{0};  // largest message the peer's window takes
+  std::mutex open_mutex;                      // orders open_stream() across app threads
+  std::uint64_t streams_opened = 0;           // under open_mutex
+  // Streams the peer opened, waiting for accept_stream().
+  lockfree::MpmcRing<std::shared_ptr<StreamChannel>> incoming{1024};
+
+  // Events wake wait() callers: the I/O thread bumps `events`, then signals `changed` if
+  // anyone waits. Stats and the close reason are published under `mutex`.
+  std::atomic<std::uint64_t> events{0};
+  std::atomic<std::uint32_t> waiters{0};
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  transport::ConnectionStats stats;
+  std::optional<transport::CloseReason> close_reason;
+
+  // I/O thread only. The Stream handles here refer back to this channel; the runtime
+  // clears the map when the connection ends, which breaks the cycle.
+  transport::Connection* core = nullptr;
+  std::map<std::uint64_t, Stream> streams;
+  bool close_requested = false;  // no new messages; close once everything is delivered
+  Instant stats_published{};
+};
+
+struct Command {
+  enum class Kind : std::uint8_t { connect, open_stream, doorbell, close, abort };
+  Kind kind = Kind::doorbell;
+  std::shared_ptr<ConnectionChannel> connection;
+  std::shared_ptr<StreamChannel> stream;
+  std::uint64_t code = 0;
+};
+
+class Runtime : public std::enable_shared_from_this<Runtime> {
+ public:
+  // Opens the socket and starts the threads. Errors: a message naming what failed.
+  static std::expected<std::shared_ptr<Runtime>, std::string> start(NodeOptions options);
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  ~Runtime();
+
+  // Any thread. False when the queue is full or the node stopped.
+  bool submit(Command command);
+  // Any thread: the I/O thread should run a pass now.
+  void wake() noexcept { idle_->wake(); }
+  // Any thread: a doorbell could not be queued; the I/O thread drains every stream.
+  void request_rescan() noexcept {
+    rescan_.store(true, std::memory_order_release);
+    idle_->wake();
+  }
+  // Aborts every connection and joins the threads. Idempotent; not from the I/O thread.
+  void stop();
+
+  [[nodiscard]] const NodeOptions& options() const noexcept { return options_; }
+  [[nodiscard]] bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
+  [[nodiscard]] transport::SocketAddress local_address() const;
+  [[nodiscard]] const std::string& backend_description() const noexcept { return backend_; }
+  [[nodiscard]] transport::NodeCounters counters() const;
+  // Capacity of a stream's inbound ring: a whole message of up to one stream window fits.
+  [[nodiscard]] std::size_t inbound_capacity() const noexcept;
+
+  // Incoming connections for Node::accept().
+  std::shared_ptr<ConnectionChannel> try_accept();
+  // Waits until a connection may have arrived, or the timeout.
+  void wait_accept(std::chrono::milliseconds timeout);
+
+  // Tells `channel`'s waiters that something happened.
+  static void notify(ConnectionChannel& channel);
+  // The low bit of a stream id is 0 for the client's streams, 1 for the server's.
+  static bool is_peer_stream(const ConnectionChannel& channel, std::uint64_t id) noexcept {
+    return ((id & 1U) == 0) != channel.is_client;
+  }
+
+ private:
+  struct BlockedStream {
+    ConnectionChannel* connection;
+    StreamChannel* stream;
+  };
+
+  explicit Runtime(NodeOptions options);
+  void run(std::optional<affinity::CpuSet> cpus);
+  void shut_down();
+  bool pass(Instant now, std::optional<Instant>& deadline);
+  bool run_commands(Instant now);
+  void handle(Command& command, Instant now);
+  bool pump_outbound(ConnectionChannel& channel, StreamChannel& stream);
+  bool deliver(ConnectionChannel& channel);
+  bool deliver_stream(ConnectionChannel& channel, Stream& handle);
+  std::map<std::uint64_t, Stream>::iterator add_peer_stream(ConnectionChannel& channel,
+                                                            std::uint64_t id);
+  void check_graceful_close(ConnectionChannel& channel, Instant now);
+  void publish(ConnectionChannel& channel, Instant now, bool force) const;
+  void forget_closed();
+  void publish_counters();
+  std::shared_ptr<ConnectionChannel> adopt(transport::Connection& core,
+                                           const transport::SocketAddress& peer);
+
+  NodeOptions options_;
+  std::string backend_;
+  std::unique_ptr<transport::IoBackend> io_;
+  std::unique_ptr<transport::Node> node_;
+  std::unique_ptr<transport::IdleStrategy> idle_;
+  lockfree::MpmcRing<Command> commands_;
+  lockfree::MpmcRing<std::shared_ptr<ConnectionChannel>> accepted_{1024};
+  std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> rescan_{false};
+  std::mutex stop_mutex_;
+
+  mutable std::mutex counters_mutex_;  // the node's counters, as last published
+  transport::NodeCounters counters_;
+  std::mutex accept_mutex_;
+  std::condition_variable accept_changed_;
+  std::uint64_t accept_events_ = 0;  // under accept_mutex_
+
+  // I/O thread only.
+  std::vector<std::shared_ptr<ConnectionChannel>> channels_;
+  std::vector<BlockedStream> blocked_;  // streams waiting for send-buffer room
+  std::vector<BlockedStream> retry_;    // blocked_ as the pass found it
+  std::vector<std::byte> scratch_;      // on_message delivery
+  transport::NodeCounters counters_seen_;
+};
+
+}  // namespace dwcp::detail
+
+namespace dwcp {
+
+// Builds and opens up the public handles for the runtime.
+struct StreamAccess {
+  static Stream make(std::shared_ptr<detail::StreamChannel> stream,
+                     std::shared_ptr<detail::ConnectionChannel> connection) {
+    return Stream(std::move(stream), std::move(connection));
+  }
+  static detail::StreamChannel& channel_of(Stream& stream) noexcept { return *stream.channel_; }
+};
+
+struct ConnectionAccess {
+  static Connection make(std::shared_ptr<detail::ConnectionChannel> channel) {
+    return Connection(std::move(channel));
+  }
+};
+
+}  // namespace dwcp

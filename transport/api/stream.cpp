@@ -1,0 +1,138 @@
+#include "transport/api/stream.h"
+
+#include <atomic>
+#include <cstring>
+
+#include "transport/api/runtime.h"
+
+namespace dwcp {
+
+using detail::ChannelStatus;
+using detail::Command;
+
+std::string_view to_string(SendStatus status) noexcept {
+  switch (status) {
+    case SendStatus::accepted:
+      return "accepted";
+    case SendStatus::back_pressured:
+      return "back_pressured";
+    case SendStatus::too_large:
+      return "too_large";
+    case SendStatus::empty:
+      return "empty";
+    case SendStatus::finished:
+      return "finished";
+    case SendStatus::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+std::uint64_t Stream::id() const noexcept {
+  return channel_ ? channel_->id : 0;
+}
+
+std::size_t Stream::max_message_size() const noexcept {
+  if (!channel_) return 0;
+  return std::min<std::size_t>(channel_->outbound.max_record(),
+                               connection_->max_message.load(std::memory_order_relaxed));
+}
+
+SendStatus Stream::check_send(std::size_t size) const noexcept {
+  if (!channel_) return SendStatus::closed;
+  if (connection_->status.load(std::memory_order_acquire) != ChannelStatus::established ||
+      connection_->close_called.load(std::memory_order_relaxed)) {
+    return SendStatus::closed;
+  }
+  if (channel_->finish_requested.load(std::memory_order_relaxed)) return SendStatus::finished;
+  if (size == 0) return SendStatus::empty;
+  if (size > max_message_size()) return SendStatus::too_large;
+  return SendStatus::accepted;
+}
+
+SendStatus Stream::send(std::span<const std::byte> message) {
+  const SendStatus status = check_send(message.size());
+  if (status != SendStatus::accepted) return status;
+  auto room = channel_->outbound.try_claim(message.size());
+  if (room.empty()) return SendStatus::back_pressured;
+  std::memcpy(room.data(), message.data(), message.size());
+  channel_->outbound.commit();
+  ring_doorbell();
+  return SendStatus::accepted;
+}
+
+std::span<std::byte> Stream::claim(std::size_t size, SendStatus* why) {
+  SendStatus status = check_send(size);
+  std::span<std::byte> room;
+  if (status == SendStatus::accepted) {
+    room = channel_->outbound.try_claim(size);
+    if (room.empty()) status = SendStatus::back_pressured;
+  }
+  if (why != nullptr) *why = status;
+  return room;
+}
+
+SendStatus Stream::commit(std::size_t size) {
+  if (!channel_) return SendStatus::closed;
+  channel_->outbound.commit(size);
+  ring_doorbell();
+  return SendStatus::accepted;
+}
+
+void Stream::ring_doorbell() {
+  // The commit above, then the flag (a fence between, paired with the I/O thread's clear
+  // of the flag before it drains): either the I/O thread's drain sees the message, or this
+  // thread sees the flag cleared and sends a doorbell.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (channel_->doorbell.load(std::memory_order_relaxed)) return;
+  if (channel_->doorbell.exchange(true, std::memory_order_acq_rel)) return;
+  Command command;
+  command.kind = Command::Kind::doorbell;
+  command.connection = connection_;
+  command.stream = channel_;
+  // A full queue: the I/O thread looks at every stream instead.
+  if (!connection_->runtime->submit(std::move(command))) connection_->runtime->request_rescan();
+}
+
+void Stream::finish() {
+  if (!channel_ || channel_->finish_requested.exchange(true)) return;
+  channel_->doorbell.store(true, std::memory_order_release);
+  Command command;
+  command.kind = Command::Kind::doorbell;
+  command.connection = connection_;
+  command.stream = channel_;
+  if (!connection_->runtime->submit(std::move(command))) connection_->runtime->request_rescan();
+}
+
+std::span<const std::byte> Stream::peek() {
+  if (!channel_) return {};
+  return channel_->inbound.peek();
+}
+
+void Stream::release() {
+  if (!channel_) return;
+  channel_->inbound.release();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // The I/O thread retries delivery on every pass; it only needs waking.
+  if (channel_->delivery_paused.load(std::memory_order_relaxed) &&
+      channel_->delivery_paused.exchange(false)) {
+    connection_->runtime->wake();
+  }
+}
+
+std::optional<std::size_t> Stream::receive(std::span<std::byte> out) {
+  const auto message = peek();
+  if (message.empty() || message.size() > out.size()) return std::nullopt;
+  std::memcpy(out.data(), message.data(), message.size());
+  const std::size_t size = message.size();
+  release();
+  return size;
+}
+
+bool Stream::at_end() {
+  if (!channel_) return true;
+  if (!channel_->peer_finished.load(std::memory_order_acquire)) return false;
+  return channel_->inbound.peek().empty();
+}
+
+}  // namespace dwcp

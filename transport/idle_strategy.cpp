@@ -1,0 +1,145 @@
+#include "transport/idle_strategy.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <thread>
+
+namespace dwcp::transport {
+
+std::string_view to_string(IdleMode mode) noexcept {
+  switch (mode) {
+    case IdleMode::spin:
+      return "spin";
+    case IdleMode::backoff:
+      return "backoff";
+    case IdleMode::block:
+      return "block";
+  }
+  return "unknown";
+}
+
+bool parse_idle_mode(std::string_view text, IdleMode& out) noexcept {
+  for (IdleMode mode : {IdleMode::spin, IdleMode::backoff, IdleMode::block}) {
+    if (text == to_string(mode)) {
+      out = mode;
+      return true;
+    }
+  }
+  return false;
+}
+
+IoResult<std::unique_ptr<IdleStrategy>> IdleStrategy::create(IdleMode mode, int fd) {
+  const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) return std::unexpected(io_error_from_errno(errno, "epoll_create1"));
+  const int event_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (event_fd < 0) {
+    const int error = errno;
+    ::close(epoll_fd);
+    return std::unexpected(io_error_from_errno(error, "eventfd"));
+  }
+  for (int watched : {event_fd, fd}) {
+    if (watched < 0) continue;
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = watched;
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, watched, &event) != 0) {
+      const int error = errno;
+      ::close(event_fd);
+      ::close(epoll_fd);
+      return std::unexpected(io_error_from_errno(error, "epoll_ctl"));
+    }
+  }
+  return std::unique_ptr<IdleStrategy>(new IdleStrategy(mode, epoll_fd, event_fd));
+}
+
+IdleStrategy::IdleStrategy(IdleMode mode, int epoll_fd, int event_fd) noexcept
+    : mode_(mode), epoll_fd_(epoll_fd), event_fd_(event_fd) {}
+
+IdleStrategy::~IdleStrategy() {
+  ::close(event_fd_);
+  ::close(epoll_fd_);
+}
+
+void IdleStrategy::begin_pass() noexcept {
+  seen_signals_ = signals_.load(std::memory_order_seq_cst);
+}
+
+void IdleStrategy::idle(bool did_work, std::optional<Instant> deadline, Instant now) noexcept {
+  if (did_work) {
+    idle_passes_ = 0;
+    return;
+  }
+  ++idle_passes_;
+  switch (mode_) {
+    case IdleMode::spin:
+      ++counters_.spins;
+      __builtin_ia32_pause();
+      return;
+    case IdleMode::backoff:
+      if (idle_passes_ <= kSpinPasses) {
+        ++counters_.spins;
+        __builtin_ia32_pause();
+        return;
+      }
+      if (idle_passes_ <= kSpinPasses + kYieldPasses) {
+        ++counters_.yields;
+        std::this_thread::yield();
+        return;
+      }
+      block(deadline, now);
+      return;
+    case IdleMode::block:
+      block(deadline, now);
+      return;
+  }
+}
+
+void IdleStrategy::block(std::optional<Instant> deadline, Instant now) noexcept {
+  // Sleeping flag first, then the signal count (both sequentially consistent): a wake()
+  // either sees the flag and signals the eventfd, or its count is seen here.
+  sleeping_.store(true, std::memory_order_seq_cst);
+  if (signals_.load(std::memory_order_seq_cst) != seen_signals_) {
+    sleeping_.store(false, std::memory_order_relaxed);
+    return;
+  }
+  timespec timeout{};
+  const timespec* timeout_ptr = nullptr;
+  if (deadline) {
+    const auto wait = *deadline > now ? *deadline - now : Duration::zero();
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    timeout.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    timeout.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    timeout_ptr = &timeout;
+  }
+  ++counters_.blocks;
+  epoll_event events[2];
+  const int ready = ::epoll_pwait2(epoll_fd_, events, 2, timeout_ptr, nullptr);
+  sleeping_.store(false, std::memory_order_relaxed);
+  for (int i = 0; i < ready; ++i) {
+    if (events[i].data.fd == event_fd_) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] const auto ignored = ::read(event_fd_, &count, sizeof count);
+    }
+  }
+}
+
+void IdleStrategy::wake() noexcept {
+  signals_.fetch_add(1, std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_seq_cst)) {
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto ignored = ::write(event_fd_, &one, sizeof one);
+  }
+}
+
+IdleCounters IdleStrategy::counters() const noexcept {
+  IdleCounters counters = counters_;
+  counters.wakeups = wakeups_.load(std::memory_order_relaxed);
+  return counters;
+}
+
+}  // namespace dwcp::transport

@@ -1,0 +1,81 @@
+// What an I/O thread does when a pass over its work found nothing to do (Aeron's idle
+// strategies): spin, back off (spin, then yield, then block), or block at once. Blocking
+// waits in epoll on the socket and on an eventfd that app threads signal through wake(),
+// with a timeout at the next timer, so an idle node uses no CPU and still wakes for a
+// datagram, a command or a timer.
+//
+// A blocking wake-up costs ~25 µs on a small VM (MACHINE.md); spinning avoids it at the
+// price of a core. The default, backoff, spins for a short while before blocking.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "transport/clock.h"
+#include "transport/udp_socket.h"
+
+namespace dwcp::transport {
+
+enum class IdleMode : std::uint8_t {
+  spin,     // never sleeps: lowest latency, one core busy
+  backoff,  // spins, then yields, then blocks (the default)
+  block,    // blocks as soon as there is nothing to do
+};
+
+std::string_view to_string(IdleMode mode) noexcept;
+// "spin", "backoff", "block"; false, `out` untouched, for anything else.
+bool parse_idle_mode(std::string_view text, IdleMode& out) noexcept;
+
+struct IdleCounters {
+  std::uint64_t spins = 0;
+  std::uint64_t yields = 0;
+  std::uint64_t blocks = 0;   // waits in epoll
+  std::uint64_t wakeups = 0;  // wake() calls that had to signal the eventfd
+};
+
+// Thread safety: begin_pass(), idle() and counters() belong to the loop thread; wake() may
+// be called from any thread at any time.
+class IdleStrategy {
+ public:
+  // Watches `fd` (the socket; -1 for none) for readability. Errors: epoll or eventfd
+  // could not be created.
+  static IoResult<std::unique_ptr<IdleStrategy>> create(IdleMode mode, int fd);
+  IdleStrategy(const IdleStrategy&) = delete;
+  IdleStrategy& operator=(const IdleStrategy&) = delete;
+  ~IdleStrategy();
+
+  // The loop thread starts a pass: wake() calls from now on keep the next idle() from
+  // blocking, so a command queued after the pass looked at its queue is never slept on.
+  void begin_pass() noexcept;
+  // The pass is over. `did_work` resets the backoff. `deadline`: the earliest timer;
+  // a block never outlasts it.
+  void idle(bool did_work, std::optional<Instant> deadline, Instant now) noexcept;
+  // Any thread: the loop has work; ends a blocking wait or keeps the next one from starting.
+  void wake() noexcept;
+
+  [[nodiscard]] IdleMode mode() const noexcept { return mode_; }
+  [[nodiscard]] IdleCounters counters() const noexcept;
+
+ private:
+  IdleStrategy(IdleMode mode, int epoll_fd, int event_fd) noexcept;
+  void block(std::optional<Instant> deadline, Instant now) noexcept;
+
+  // Idle passes spent spinning, then yielding, before backoff blocks.
+  static constexpr std::uint32_t kSpinPasses = 2000;
+  static constexpr std::uint32_t kYieldPasses = 50;
+
+  IdleMode mode_;
+  int epoll_fd_;
+  int event_fd_;
+  std::uint32_t idle_passes_ = 0;
+  std::uint64_t seen_signals_ = 0;
+  IdleCounters counters_;
+  std::atomic<std::uint64_t> signals_{0};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<std::uint64_t> wakeups_{0};
+};
+
+}  // namespace dwcp::transport
