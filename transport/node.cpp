@@ -105,23 +105,38 @@ std::optional<Instant> Node::poll(Instant now) {
 
 void Node::receive_batch(Instant now) {
   touched_.clear();
-  // A bounded number of batches per poll, so sending is never starved by a flood.
-  for (int round = 0; round < 8; ++round) {
-    auto received = backend_.receive(receive_slots_);
-    if (!received) break;  // would_block, or an error the next poll sees again
-    for (std::size_t i = 0; i < *received; ++i) {
-      const RxDatagram& slot = receive_slots_[i];
-      if (slot.truncated) {
-        ++counters_.malformed;
-        continue;
-      }
-      for (std::size_t s = 0; s < slot.segment_count(); ++s) {
-        ++counters_.datagrams_received;
-        handle_datagram(slot.segment(s), slot.from, now);
-      }
+  if (config_.receive_from_socket) {
+    // A bounded number of batches per poll, so sending is never starved by a flood.
+    for (int round = 0; round < 8; ++round) {
+      auto received = backend_.receive(receive_slots_);
+      if (!received) break;  // would_block, or an error the next poll sees again
+      handle_slots(std::span(receive_slots_).first(*received), now);
+      if (*received < receive_slots_.size()) break;
     }
-    if (*received < receive_slots_.size()) break;
   }
+  end_batch(now);
+}
+
+void Node::receive_datagrams(std::span<const RxDatagram> batch, Instant now) {
+  touched_.clear();
+  handle_slots(batch, now);
+  end_batch(now);
+}
+
+void Node::handle_slots(std::span<const RxDatagram> slots, Instant now) {
+  for (const RxDatagram& slot : slots) {
+    if (slot.truncated) {
+      ++counters_.malformed;
+      continue;
+    }
+    for (std::size_t s = 0; s < slot.segment_count(); ++s) {
+      ++counters_.datagrams_received;
+      handle_datagram(slot.segment(s), slot.from, now);
+    }
+  }
+}
+
+void Node::end_batch(Instant now) {
   std::sort(touched_.begin(), touched_.end());
   touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
   for (Entry* entry : touched_) entry->connection->on_batch_end(now);

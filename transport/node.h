@@ -34,6 +34,9 @@ struct NodeConfig {
   // Validate a client's address with a stateless Retry cookie before creating any state
   // for it (docs/protocol.md §7.2). Turn off only on trusted networks.
   bool require_retry = true;
+  // poll() reads the socket. Off when another thread receives and hands the datagrams
+  // over through receive_datagrams() (the dedicated threading mode).
+  bool receive_from_socket = true;
 };
 
 // What the node dropped or answered without a connection, for statistics.
@@ -69,6 +72,10 @@ class Node {
   // time poll() has work without new datagrams (timers, pacing), if any.
   std::optional<Instant> poll(Instant now);
 
+  // Datagrams another thread received from the node's socket (receive_from_socket off):
+  // handled as poll() handles its own; ACKs due go out with the next poll().
+  void receive_datagrams(std::span<const RxDatagram> batch, Instant now);
+
   // Connections the node holds, closed ones included until forget_closed().
   [[nodiscard]] std::vector<Connection*> connections() const;
   void forget_closed();
@@ -83,6 +90,8 @@ class Node {
 
   proto::ConnectionId new_connection_id();
   void receive_batch(Instant now);
+  void handle_slots(std::span<const RxDatagram> slots, Instant now);
+  void end_batch(Instant now);
   void handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from, Instant now);
   void accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
                       const SocketAddress& from, Instant now);

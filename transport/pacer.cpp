@@ -41,6 +41,12 @@ Instant Pacer::next_send_time(Instant now, std::uint64_t bytes) noexcept {
   return now + time_to_send(bytes - tokens_, rate_);
 }
 
+std::optional<Instant> Pacer::held_until(std::uint64_t bytes) const noexcept {
+  bytes = std::min(bytes, quantum_);
+  if (tokens_ >= bytes || rate_ == 0) return std::nullopt;
+  return last_refill_ + time_to_send(bytes - tokens_, rate_);
+}
+
 void Pacer::on_sent(Instant now, std::uint64_t bytes) noexcept {
   refill(now);
   tokens_ -= std::min(tokens_, bytes);

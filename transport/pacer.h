@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "transport/clock.h"
 
@@ -29,6 +30,9 @@ class Pacer {
   [[nodiscard]] std::uint64_t budget(Instant now) noexcept;
   // The earliest time `bytes` (at most a quantum) may leave.
   [[nodiscard]] Instant next_send_time(Instant now, std::uint64_t bytes) noexcept;
+  // When the bucket, as last refilled, will hold `bytes`; nullopt if it holds them now.
+  // For timers: it does not refill.
+  [[nodiscard]] std::optional<Instant> held_until(std::uint64_t bytes) const noexcept;
   void on_sent(Instant now, std::uint64_t bytes) noexcept;
 
  private:

@@ -102,16 +102,17 @@ void send_all(std::vector<Stream>& streams, std::uint64_t count, std::size_t max
 
 }  // namespace
 
-TEST_CASE("messages on several streams arrive whole, in order and byte-exact") {
-  Pair pair;
+namespace {
+
+// Four streams of `count` messages each, read on the server side and checked.
+void transfer_on_four_streams(Pair& pair, std::uint64_t count) {
   std::vector<Stream> streams;
   for (int i = 0; i < 4; ++i) {
     auto stream = pair.client_side.open_stream();
     REQUIRE(stream.has_value());
     streams.push_back(*stream);
   }
-  constexpr std::uint64_t kCount = 500;
-  std::thread sender([&] { send_all(streams, kCount, 3000, pair.server_side); });
+  std::thread sender([&] { send_all(streams, count, 3000, pair.server_side); });
 
   std::map<std::uint64_t, Stream> received_streams;
   std::map<std::uint64_t, std::uint64_t> received;
@@ -130,15 +131,51 @@ TEST_CASE("messages on several streams arrive whole, in order and byte-exact") {
     }
     std::uint64_t total = 0;
     for (auto& [id, n] : received) total += n;
-    return total == 4 * kCount;
+    return total == 4 * count;
   });
   sender.join();
+  if (!done) {
+    const auto c = pair.client_side.stats();
+    const auto sv = pair.server_side.stats();
+    MESSAGE("client sent ", c.packets_sent, " recv ", c.packets_received, " lost ", c.packets_lost,
+            " inflight ", c.bytes_in_flight, " stalls ", c.flow_control_stalls, " pacing ",
+            c.pacing_rate, " pto ", c.probe_timeouts, " cwnd ", c.congestion_window, " buffered ",
+            c.send_buffered_bytes, "; server recv ", sv.packets_received, " sent ", sv.packets_sent,
+            " rbuf ", sv.receive_buffered_bytes, " srv dgrams ",
+            pair.server->counters().datagrams_received);
+  }
   CHECK(done);
   CHECK(mismatches == 0);
   CHECK(received_streams.size() == 4);
   const auto stats = pair.client_side.stats();
   CHECK(stats.packets_sent > 0);
   CHECK(stats.smoothed_rtt.count() > 0);
+}
+
+}  // namespace
+
+TEST_CASE("messages on several streams arrive whole, in order and byte-exact") {
+  Pair pair;
+  transfer_on_four_streams(pair, 500);
+}
+
+TEST_CASE("the dedicated mode (a receiver thread apart) moves the same transfer") {
+  NodeOptions options = loopback_options();
+  options.threading = dwcp::ThreadingMode::dedicated;
+  Pair pair(options, options);
+  transfer_on_four_streams(pair, 500);
+  CHECK(pair.server->counters().datagrams_received > 0);
+}
+
+TEST_CASE("the I/O thread can be pinned; a CPU the process may not use is an error") {
+  NodeOptions options = loopback_options();
+  options.cpus = "0";
+  auto node = Node::start(options);
+  CHECK_MESSAGE(node.has_value(), (node ? "" : node.error()));
+  options.cpus = "1000000";
+  auto refused = Node::start(options);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().find("cpus") != std::string::npos);
 }
 
 TEST_CASE("a full queue reports back-pressure; nothing accepted is lost") {

@@ -60,3 +60,17 @@ TEST_CASE("rate zero turns pacing off") {
   CHECK(pacer.next_send_time(kSimulatedEpoch, 1472) == kSimulatedEpoch);
   CHECK(pacer.budget(kSimulatedEpoch + Duration{1}) == Pacer::kMaxQuantum);
 }
+
+TEST_CASE("held_until says when an empty bucket lets a datagram go, and nothing when it may") {
+  Instant now = kSimulatedEpoch;
+  Pacer pacer(1000, now);
+  pacer.set_rate(1'000'000, now);                   // 1 MB/s: 1000 bytes per ms
+  CHECK_FALSE(pacer.held_until(1000).has_value());  // starts full
+  pacer.on_sent(now, pacer.quantum());
+  const auto until = pacer.held_until(1000);
+  REQUIRE(until.has_value());
+  CHECK(*until == now + std::chrono::milliseconds(1));
+  CHECK(pacer.next_send_time(now, 1000) == *until);
+  pacer.set_rate(0, now);
+  CHECK_FALSE(pacer.held_until(1000).has_value());  // no pacing: never held
+}

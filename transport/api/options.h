@@ -22,8 +22,9 @@ enum class ThreadingMode : std::uint8_t {
   // One I/O thread receives, sends and runs every timer (the default; right for small
   // machines).
   shared,
-  // A receiver thread (receive, verify checksums) and a sender thread (connections,
-  // timers, send), each pinned to its own CPU of `cpus` when given.
+  // A receiver thread that only reads the socket, and the I/O thread (connections,
+  // timers, sending), each pinned to its own CPU of `cpus` when given. Worth it when the
+  // receive system calls, not the connections, hold the I/O thread back.
   dedicated,
 };
 
@@ -42,8 +43,8 @@ struct NodeOptions {
 
   ThreadingMode threading = ThreadingMode::shared;
   transport::IdleMode idle = transport::IdleMode::backoff;
-  // CPUs for the I/O threads, as a CPU list ("2", "2,3"); empty leaves them unpinned. In
-  // dedicated mode the first is the sender's, the second (or the first) the receiver's.
+  // CPUs for the I/O threads, as a CPU list ("2", "2,3"); empty leaves them unpinned. The
+  // first is the I/O thread's; in dedicated mode the second (or the first) the receiver's.
   std::string cpus;
   transport::BackendKind io = transport::BackendKind::automatic;
   transport::SocketOptions socket;

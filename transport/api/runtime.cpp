@@ -33,16 +33,20 @@ ChannelStatus status_of(const transport::Connection& core, bool close_requested)
 }  // namespace
 
 std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions options) {
-  if (options.threading != ThreadingMode::shared) {
-    return std::unexpected(std::string("threading mode ") +
-                           std::string(to_string(options.threading)) + " is not available");
-  }
-  std::optional<affinity::CpuSet> cpus;
+  // The I/O thread's CPU, and in dedicated mode the receiver's (the second one listed,
+  // else the same).
+  std::optional<affinity::CpuSet> io_cpu;
+  std::optional<affinity::CpuSet> receiver_cpu;
   if (!options.cpus.empty()) {
     auto parsed = affinity::CpuSet::parse(options.cpus);
-    if (!parsed) return std::unexpected("--cpus: " + affinity::to_string(parsed.error()));
-    cpus = *parsed;
+    if (!parsed) return std::unexpected("cpus: " + affinity::to_string(parsed.error()));
+    const std::vector<int> ids = parsed->ids();
+    io_cpu.emplace();
+    io_cpu->add(ids.front());
+    receiver_cpu.emplace();
+    receiver_cpu->add(ids.size() > 1 ? ids[1] : ids.front());
   }
+  const bool dedicated = options.threading == ThreadingMode::dedicated;
   auto selection = transport::open_backend(options.bind, options.socket, options.io);
   if (!selection) {
     return std::unexpected("cannot open a UDP socket on " + options.bind.to_string() + ": " +
@@ -51,14 +55,27 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   std::shared_ptr<Runtime> runtime(new Runtime(std::move(options)));
   runtime->backend_ = std::string(to_string(selection->kind)) + " (" + selection->reason + ")";
   runtime->io_ = std::move(selection->backend);
-  auto idle = transport::IdleStrategy::create(runtime->options_.idle, runtime->io_->fd());
+  // In dedicated mode the receiver thread waits on the socket; the I/O thread only on its
+  // eventfd (woken by app threads and by the receiver).
+  auto idle =
+      transport::IdleStrategy::create(runtime->options_.idle, dedicated ? -1 : runtime->io_->fd());
   if (!idle) return std::unexpected("cannot set up waiting: " + transport::to_string(idle.error()));
   runtime->idle_ = std::move(*idle);
+  if (dedicated) {
+    auto receiver_idle =
+        transport::IdleStrategy::create(runtime->options_.idle, runtime->io_->fd());
+    if (!receiver_idle) {
+      return std::unexpected("cannot set up waiting: " +
+                             transport::to_string(receiver_idle.error()));
+    }
+    runtime->receiver_ = std::make_unique<Receiver>(std::move(*receiver_idle));
+  }
 
   transport::NodeConfig config;
   config.connection = runtime->options_.connection;
   config.accept_connections = runtime->options_.accept_connections;
   config.require_retry = runtime->options_.require_retry;
+  config.receive_from_socket = !dedicated;
   runtime->node_ = std::make_unique<transport::Node>(*runtime->io_, config);
   Runtime* self = runtime.get();
   runtime->node_->on_accept(
@@ -84,7 +101,17 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
         return true;
       });
 
-  runtime->thread_ = std::thread([self, cpus] { self->run(cpus); });
+  runtime->thread_ = std::thread([self] { self->run(); });
+  if (dedicated) runtime->receiver_thread_ = std::thread([self] { self->receive_loop(); });
+  if (io_cpu) {
+    auto pinned = affinity::pin_thread(runtime->thread_, *io_cpu);
+    if (pinned && dedicated)
+      pinned = affinity::pin_thread(runtime->receiver_thread_, *receiver_cpu);
+    if (!pinned) {
+      runtime->stop();
+      return std::unexpected("cpus: " + affinity::to_string(pinned.error()));
+    }
+  }
   return runtime;
 }
 
@@ -106,6 +133,10 @@ void Runtime::stop() {
   const std::lock_guard lock(stop_mutex_);
   if (!thread_.joinable()) return;
   stop_requested_.store(true, std::memory_order_release);
+  if (receiver_thread_.joinable()) {
+    receiver_->idle->wake();
+    receiver_thread_.join();
+  }
   idle_->wake();
   thread_.join();
 }
@@ -146,13 +177,9 @@ void Runtime::notify(ConnectionChannel& channel) {
 
 // ---- the I/O thread ----
 
-void Runtime::run(std::optional<affinity::CpuSet> cpus) {
+void Runtime::run() {
   // Timers of a few microseconds (pacing) must not be stretched by the default 50 µs slack.
   ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
-  if (cpus) {
-    // A failure leaves the thread unpinned; the node still works.
-    [[maybe_unused]] auto pinned = affinity::pin_current_thread(*cpus);
-  }
   while (!stop_requested_.load(std::memory_order_acquire)) {
     idle_->begin_pass();
     const Instant now = MonotonicClock::now();
@@ -195,8 +222,72 @@ void Runtime::shut_down() {
   accept_changed_.notify_all();
 }
 
+Runtime::Receiver::Receiver(std::unique_ptr<transport::IdleStrategy> strategy)
+    : idle(std::move(strategy)),
+      memory(kSlots * kSlotBytes),
+      free_slots(kSlots),
+      filled_slots(kSlots) {
+  for (std::uint32_t i = 0; i < kSlots; ++i) [[maybe_unused]] bool pushed = free_slots.try_push(i);
+}
+
+// The dedicated mode's receiver thread: reads the socket into free slots and hands the
+// filled ones to the I/O thread, which returns them once handled.
+void Runtime::receive_loop() {
+  Receiver& r = *receiver_;
+  std::vector<std::uint32_t> slots;  // free slots this thread holds
+  std::vector<transport::RxDatagram> batch;
+  slots.reserve(Receiver::kSlots);
+  batch.reserve(Receiver::kBatch);
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    r.idle->begin_pass();
+    std::uint32_t slot = 0;
+    while (slots.size() < Receiver::kBatch && r.free_slots.try_pop(slot)) slots.push_back(slot);
+    bool did_work = false;
+    if (!slots.empty()) {
+      batch.clear();
+      for (const std::uint32_t index : slots) {
+        batch.emplace_back(std::span(r.memory).subspan(std::size_t{index} * Receiver::kSlotBytes,
+                                                       Receiver::kSlotBytes));
+      }
+      auto received = io_->receive(batch);
+      if (received && *received > 0) {
+        for (std::size_t i = 0; i < *received; ++i) {
+          r.datagrams[slots[i]] = batch[i];
+          [[maybe_unused]] const bool pushed = r.filled_slots.try_push(slots[i]);
+        }
+        slots.erase(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(*received));
+        idle_->wake();
+        did_work = true;
+      }
+    } else {
+      // Every slot is with the I/O thread: it returns them within a pass.
+      std::this_thread::yield();
+      continue;
+    }
+    r.idle->idle(did_work, std::nullopt, MonotonicClock::now());
+  }
+}
+
+bool Runtime::take_received(Instant now) {
+  Receiver& r = *receiver_;
+  received_.clear();
+  received_slots_.clear();
+  std::uint32_t slot = 0;
+  while (received_slots_.size() < Receiver::kSlots && r.filled_slots.try_pop(slot)) {
+    received_slots_.push_back(slot);
+    received_.push_back(r.datagrams[slot]);
+  }
+  if (received_.empty()) return false;
+  node_->receive_datagrams(received_, now);
+  for (const std::uint32_t index : received_slots_) {
+    [[maybe_unused]] const bool pushed = r.free_slots.try_push(index);
+  }
+  return true;
+}
+
 bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
   bool did_work = run_commands(now);
+  if (receiver_) did_work |= take_received(now);
   if (rescan_.exchange(false, std::memory_order_acq_rel)) {
     for (auto& channel : channels_) {
       if (channel->core == nullptr) continue;

@@ -14,6 +14,7 @@
 // whose credit then runs out: a slow reader stalls its sender and nothing grows.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -29,6 +30,7 @@
 #include "affinity/cpu_set.h"
 #include "lockfree/mpmc_ring.h"
 #include "lockfree/spsc_byte_ring.h"
+#include "lockfree/spsc_ring.h"
 #include "transport/api/connection.h"
 #include "transport/api/options.h"
 #include "transport/api/stream.h"
@@ -159,8 +161,24 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
     StreamChannel* stream;
   };
 
+  // The dedicated mode's receiver: slots of receive memory that circulate between it and
+  // the I/O thread through two SPSC rings.
+  struct Receiver {
+    static constexpr std::uint32_t kSlots = 256;
+    static constexpr std::uint32_t kBatch = 32;
+    static constexpr std::size_t kSlotBytes = 65536;  // one GRO buffer
+    explicit Receiver(std::unique_ptr<transport::IdleStrategy> strategy);
+    std::unique_ptr<transport::IdleStrategy> idle;  // waits on the socket
+    std::vector<std::byte> memory;
+    std::array<transport::RxDatagram, kSlots> datagrams;  // what each filled slot holds
+    lockfree::SpscRing<std::uint32_t> free_slots;         // I/O thread → receiver
+    lockfree::SpscRing<std::uint32_t> filled_slots;       // receiver → I/O thread
+  };
+
   explicit Runtime(NodeOptions options);
-  void run(std::optional<affinity::CpuSet> cpus);
+  void run();
+  void receive_loop();
+  bool take_received(Instant now);
   void shut_down();
   bool pass(Instant now, std::optional<Instant>& deadline);
   bool run_commands(Instant now);
@@ -185,6 +203,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   lockfree::MpmcRing<Command> commands_;
   lockfree::MpmcRing<std::shared_ptr<ConnectionChannel>> accepted_{1024};
   std::thread thread_;
+  std::unique_ptr<Receiver> receiver_;  // dedicated mode only
+  std::thread receiver_thread_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> rescan_{false};
@@ -198,9 +218,11 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
 
   // I/O thread only.
   std::vector<std::shared_ptr<ConnectionChannel>> channels_;
-  std::vector<BlockedStream> blocked_;  // streams waiting for send-buffer room
-  std::vector<BlockedStream> retry_;    // blocked_ as the pass found it
-  std::vector<std::byte> scratch_;      // on_message delivery
+  std::vector<BlockedStream> blocked_;           // streams waiting for send-buffer room
+  std::vector<BlockedStream> retry_;             // blocked_ as the pass found it
+  std::vector<std::byte> scratch_;               // on_message delivery
+  std::vector<transport::RxDatagram> received_;  // dedicated mode: a batch from the receiver
+  std::vector<std::uint32_t> received_slots_;
   transport::NodeCounters counters_seen_;
 };
 
