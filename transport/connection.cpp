@@ -114,7 +114,9 @@ Connection::Connection(const ConnectionConfig& config, bool is_client,
         return make_congestion_controller(config.congestion, cc);
       }()),
       pacer_(config.params.max_datagram_size, now),
-      connection_send_credit_(proto::TransportParameters{}.initial_max_data),
+      // No credit until the peer's hello says how much: raise_limit() only grows a limit,
+      // so starting at the default would ignore a peer that offers less.
+      connection_send_credit_(0),
       connection_receive_credit_(config.params.initial_max_data),
       last_activity_(now),
       created_(now) {
