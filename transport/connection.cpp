@@ -630,6 +630,12 @@ std::optional<std::uint64_t> Connection::open_stream() {
 AppendStatus Connection::send_message(std::uint64_t stream_id, std::span<const std::byte> message) {
   StreamState* stream = find_stream(stream_id);
   if (stream == nullptr || state_ != ConnectionState::established) return AppendStatus::finished;
+  // The peer delivers whole messages only and grants credit as they are read: one larger
+  // than its window could never be delivered, and would hold the stream forever.
+  if (message.size() >
+      std::min(peer_params_.initial_max_stream_data, peer_params_.initial_max_data)) {
+    return AppendStatus::too_large;
+  }
   return stream->send.append(message);
 }
 
