@@ -114,7 +114,9 @@ Connection::Connection(const ConnectionConfig& config, bool is_client,
         return make_congestion_controller(config.congestion, cc);
       }()),
       pacer_(config.params.max_datagram_size, now),
-      connection_send_credit_(proto::TransportParameters{}.initial_max_data),
+      // No credit until the peer's hello says how much: raise_limit() only grows a limit,
+      // so starting at the default would ignore a peer that offers less.
+      connection_send_credit_(0),
       connection_receive_credit_(config.params.initial_max_data),
       last_activity_(now),
       created_(now) {
@@ -635,6 +637,12 @@ std::optional<std::uint64_t> Connection::open_stream() {
 AppendStatus Connection::send_message(std::uint64_t stream_id, std::span<const std::byte> message) {
   StreamState* stream = find_stream(stream_id);
   if (stream == nullptr || state_ != ConnectionState::established) return AppendStatus::finished;
+  // The peer delivers whole messages only and grants credit as they are read: one larger
+  // than its window could never be delivered, and would hold the stream forever.
+  if (message.size() >
+      std::min(peer_params_.initial_max_stream_data, peer_params_.initial_max_data)) {
+    return AppendStatus::too_large;
+  }
   return stream->send.append(message);
 }
 

@@ -111,7 +111,8 @@ class Connection {
   // connection is not established.
   std::optional<std::uint64_t> open_stream();
   // Queues one whole message; see AppendStatus (back_pressured is the would-block value).
-  // too_large/empty/finished for bad input; `finished` too for an unknown stream.
+  // too_large/empty/finished for bad input; `finished` too for an unknown stream;
+  // too_large also for a message larger than the peer's stream or connection window.
   AppendStatus send_message(std::uint64_t stream_id, std::span<const std::byte> message);
   // No more messages on the stream.
   void finish_stream(std::uint64_t stream_id);

@@ -144,6 +144,10 @@ void Node::end_batch(Instant now) {
 
 void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from,
                            Instant now) {
+  if (datagram.empty()) {
+    ++counters_.malformed;
+    return;
+  }
   // A datagram may hold several long-header packets and end with one short-header packet.
   while (!datagram.empty()) {
     auto packet = proto::parse_packet(datagram, proto::kConnectionIdLength);
@@ -241,7 +245,10 @@ void Node::send_retry(const proto::ParsedPacket& packet, const SocketAddress& fr
 }
 
 void Node::answer_version(std::span<const std::byte> datagram, const SocketAddress& from) {
-  if (datagram.size() < proto::kMinInitialDatagram) return;  // never amplify small ones
+  if (datagram.size() < proto::kMinInitialDatagram) {
+    ++counters_.malformed;  // never amplify small ones; a version we cannot read
+    return;
+  }
   auto header = proto::parse_invariant_header(datagram);
   if (!header) {
     ++counters_.malformed;

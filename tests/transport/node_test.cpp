@@ -7,147 +7,23 @@
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <array>
-#include <cstring>
 #include <map>
 #include <random>
 #include <vector>
 
-#include "simd/checksum.h"
-#include "transport/io_fault.h"
-#include "transport/io_select.h"
+#include "tests/transport/node_pair.h"
 
 using namespace dwcp::transport;
+using namespace dwcp::transport::test;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-namespace {
-
-using Bytes = std::vector<std::byte>;
-
-std::unique_ptr<IoBackend> loopback_backend() {
-  auto selection = open_backend(SocketAddress::loopback_v4(0));
-  REQUIRE_MESSAGE(selection, "cannot open a loopback socket");
-  return std::move(selection->backend);
-}
-
-Bytes message(std::uint64_t stream, std::uint64_t index, std::size_t max_size) {
-  std::mt19937_64 rng(stream * 7919 + index);
-  Bytes bytes(1 + rng() % max_size);
-  for (auto& b : bytes) b = static_cast<std::byte>(rng());
-  return bytes;
-}
-
-// A client node and a server node, and a transfer of `count` messages per stream.
-struct Pair {
-  std::unique_ptr<IoBackend> client_socket = loopback_backend();
-  std::unique_ptr<IoBackend> server_socket = loopback_backend();
-  std::unique_ptr<FaultBackend> client_faults;
-  std::unique_ptr<FaultBackend> server_faults;
-  std::unique_ptr<Node> client_node;
-  std::unique_ptr<Node> server_node;
-  Connection* client = nullptr;
-  Connection* server = nullptr;
-
-  explicit Pair(const FaultConfig* faults = nullptr) {
-    NodeConfig client_config;
-    NodeConfig server_config;
-    server_config.accept_connections = true;
-    IoBackend* client_io = client_socket.get();
-    IoBackend* server_io = server_socket.get();
-    if (faults != nullptr) {
-      FaultConfig server_side = *faults;
-      server_side.seed = faults->seed + 1;
-      client_faults =
-          std::make_unique<FaultBackend>(*client_socket, *faults, MonotonicClock::now());
-      server_faults =
-          std::make_unique<FaultBackend>(*server_socket, server_side, MonotonicClock::now());
-      client_io = client_faults.get();
-      server_io = server_faults.get();
-    }
-    client_node = std::make_unique<Node>(*client_io, client_config);
-    server_node = std::make_unique<Node>(*server_io, server_config);
-    server_node->on_accept([this](Connection& c, const SocketAddress&) {
-      server = &c;
-      return true;
-    });
-    client = &client_node->connect(server_socket->local_address(), MonotonicClock::now());
-  }
-
-  void poll() {
-    const Instant now = MonotonicClock::now();
-    if (client_faults) client_faults->advance(now);
-    if (server_faults) server_faults->advance(now);
-    client_node->poll(now);
-    server_node->poll(now);
-  }
-
-  // Polls until `done` or the wall-clock limit; false on the limit.
-  template <typename Done, typename App>
-  bool run(Duration limit, Done&& done, App&& app) {
-    const Instant end = MonotonicClock::now() + limit;
-    for (std::uint64_t i = 0; i < 200'000'000 && MonotonicClock::now() < end; ++i) {
-      app();
-      poll();
-      if (done()) return true;
-    }
-    return false;
-  }
-};
-
-struct Transfer {
-  std::size_t streams;
-  std::size_t count;
-  std::size_t max_size;
-  std::vector<std::uint64_t> ids;
-  std::vector<std::size_t> sent;
-  std::map<std::uint64_t, std::size_t> received;
-  std::size_t mismatches = 0;
-  std::uint64_t bytes = 0;
-
-  void step(Pair& pair) {
-    Connection& client = *pair.client;
-    if (client.state() == ConnectionState::established && ids.empty()) {
-      for (std::size_t s = 0; s < streams; ++s) ids.push_back(*client.open_stream());
-      sent.assign(streams, 0);
-    }
-    for (std::size_t s = 0; s < ids.size(); ++s) {
-      while (sent[s] < count) {
-        const Bytes m = message(ids[s], sent[s], max_size);
-        const AppendStatus status = client.send_message(ids[s], m);
-        if (status == AppendStatus::back_pressured) break;
-        REQUIRE(status == AppendStatus::accepted);
-        if (++sent[s] == count) client.finish_stream(ids[s]);
-      }
-    }
-    if (pair.server == nullptr) return;
-    std::vector<std::byte> buffer(max_size);
-    for (std::uint64_t id : pair.server->readable_streams()) {
-      while (auto size = pair.server->read_message(id, buffer)) {
-        const Bytes expected = message(id, received[id]++, max_size);
-        bytes += *size;
-        if (expected.size() != *size || std::memcmp(expected.data(), buffer.data(), *size) != 0) {
-          ++mismatches;
-        }
-      }
-    }
-  }
-
-  [[nodiscard]] bool done(const Pair& pair) const {
-    if (ids.empty() || pair.server == nullptr) return false;
-    return std::all_of(ids.begin(), ids.end(), [&](std::uint64_t id) {
-      return received.contains(id) && received.at(id) == count && pair.server->stream_finished(id);
-    });
-  }
-};
-
-}  // namespace
-
 TEST_CASE("a client node connects to a server node over loopback and moves 16 MiB byte-exact") {
   Pair pair;
-  Transfer transfer{2, 4096, 4096, {}, {}, {}, 0, 0};
+  Transfer transfer(2, 4096, 4096);
   const Instant start = MonotonicClock::now();
   REQUIRE(pair.run(
       seconds(60), [&] { return transfer.done(pair); }, [&] { transfer.step(pair); }));
@@ -169,7 +45,7 @@ TEST_CASE("through loss, reordering, duplication and corruption every byte arriv
   faults.duplicate = 0.01;
   faults.corrupt = 0.001;
   Pair pair(&faults);
-  Transfer transfer{3, 1500, 4000, {}, {}, {}, 0, 0};
+  Transfer transfer(3, 1500, 4000);
   REQUIRE(pair.run(
       seconds(90), [&] { return transfer.done(pair); }, [&] { transfer.step(pair); }));
   CHECK(transfer.mismatches == 0);
@@ -184,9 +60,9 @@ TEST_CASE("through loss, reordering, duplication and corruption every byte arriv
 
 TEST_CASE("garbage sent to the port is counted and ignored; an unknown version is answered") {
   Pair pair;
-  Transfer transfer{1, 200, 2000, {}, {}, {}, 0, 0};
-  const int raw = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  REQUIRE(raw >= 0);
+  Transfer transfer(1, 200, 2000);
+  const RawClient raw_client;
+  const int raw = raw_client.fd();
   const SocketAddress server = pair.server_socket->local_address();
   std::mt19937_64 rng(7);
   std::uint64_t garbage_sent = 0;
@@ -233,7 +109,6 @@ TEST_CASE("garbage sent to the port is counted and ignored; an unknown version i
   std::array<std::uint32_t, 4> versions{};
   CHECK(dwcp::proto::decode_versions(packet->payload, versions) == std::size_t{1});
   CHECK(versions[0] == dwcp::proto::kVersion1);
-  close(raw);
 }
 
 TEST_CASE("a hello without a cookie gets a Retry and no state; a forged cookie gets nothing") {
@@ -243,26 +118,14 @@ TEST_CASE("a hello without a cookie gets a Retry and no state; a forged cookie g
   config.accept_connections = true;
   Node server(*server_socket, config);
   const SocketAddress address = server_socket->local_address();
-  const int raw = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  REQUIRE(raw >= 0);
+  const RawClient raw;
   std::array<std::byte, 8> client_id{};
   client_id.fill(std::byte{0x11});
   std::array<std::byte, 8> first_dcid{};
   first_dcid.fill(std::byte{0x22});
 
-  // An Initial with CLIENT_HELLO, padded to 1200 bytes, sent to `dcid` with `cookie`.
   auto send_hello = [&](std::span<const std::byte> dcid, std::span<const std::byte> cookie) {
-    std::array<std::byte, 1500> out{};
-    auto builder = proto::PacketBuilder::long_header(out, proto::PacketType::initial,
-                                                     proto::ConnectionIdRef(dcid),
-                                                     proto::ConnectionIdRef(client_id), 0, 1);
-    REQUIRE(builder);
-    REQUIRE(builder->add(proto::ClientHelloFrame{cookie, {}}));
-    REQUIRE(builder->pad_to(proto::kMinInitialDatagram));
-    auto size = builder->finish();
-    REQUIRE(size);
-    REQUIRE(sendto(raw, out.data(), *size, 0, address.data(), address.size()) ==
-            static_cast<ssize_t>(*size));
+    REQUIRE(raw.send_to(address, RawClient::hello(dcid, client_id, cookie)));
   };
   auto poll_until = [&](auto&& done) {
     const Instant end = MonotonicClock::now() + seconds(5);
@@ -274,13 +137,12 @@ TEST_CASE("a hello without a cookie gets a Retry and no state; a forged cookie g
   };
 
   send_hello(first_dcid, {});
-  std::array<std::byte, 512> reply{};
-  ssize_t got = -1;
+  Bytes reply;
   REQUIRE(poll_until([&] {
-    got = recv(raw, reply.data(), reply.size(), 0);
-    return got > 0;
+    reply = raw.receive();
+    return !reply.empty();
   }));
-  auto retry = proto::parse_packet(std::span(reply).first(static_cast<std::size_t>(got)));
+  auto retry = proto::parse_packet(reply);
   REQUIRE(retry);
   REQUIRE(retry->header.type == proto::PacketType::retry);
   CHECK(retry->header.dcid == proto::ConnectionIdRef(client_id));
@@ -304,5 +166,77 @@ TEST_CASE("a hello without a cookie gets a Retry and no state; a forged cookie g
   send_hello(retry_id, cookie);
   REQUIRE(poll_until([&] { return server.connections().size() == 1; }));
   CHECK(server.connections().front()->local_id() == proto::ConnectionId(retry_id));
-  close(raw);
+}
+
+TEST_CASE("each spoofed hello gets at most one Retry, at most 3x its size, and no state") {
+  namespace proto = dwcp::proto;
+  auto server_socket = loopback_backend();
+  NodeConfig config;
+  config.accept_connections = true;
+  Node server(*server_socket, config);
+  const SocketAddress address = server_socket->local_address();
+  // The "victim": a socket whose address the hellos carry and which never answers.
+  const RawClient victim;
+  constexpr std::size_t kHellos = 500;
+  std::size_t hellos_sent = 0;
+  std::size_t hello_bytes = 0;
+  std::size_t replies = 0;
+  std::size_t reply_bytes = 0;
+  std::size_t non_retries = 0;
+  std::size_t oversized = 0;
+  std::map<Bytes, std::size_t> answers_per_client;  // by the hello's SCID
+  std::mt19937_64 rng(99);
+
+  auto drain_replies = [&] {
+    for (Bytes reply = victim.receive(); !reply.empty(); reply = victim.receive()) {
+      ++replies;
+      reply_bytes += reply.size();
+      if (reply.size() > 3 * hello_bytes) ++oversized;
+      auto packet = proto::parse_packet(reply);
+      if (!packet || packet->header.type != proto::PacketType::retry) {
+        ++non_retries;
+        continue;
+      }
+      const auto dcid = packet->header.dcid.bytes();
+      ++answers_per_client[Bytes(dcid.begin(), dcid.end())];
+    }
+  };
+  const Instant end = MonotonicClock::now() + seconds(20);
+  for (int i = 0; i < 10'000'000 && MonotonicClock::now() < end; ++i) {
+    // One hello per round, each from a new client ID to a new DCID, as a flood would.
+    if (hellos_sent < kHellos) {
+      std::array<std::byte, 8> scid{};
+      std::array<std::byte, 8> dcid{};
+      for (auto& b : scid) b = static_cast<std::byte>(rng());
+      for (auto& b : dcid) b = static_cast<std::byte>(rng());
+      const Bytes hello = RawClient::hello(dcid, scid, {});
+      hello_bytes = hello.size();
+      REQUIRE(victim.send_to(address, hello));
+      ++hellos_sent;
+    }
+    server.poll(MonotonicClock::now());
+    drain_replies();
+    if (hellos_sent == kHellos && server.counters().retries_sent == kHellos && replies == kHellos) {
+      break;
+    }
+  }
+  // Give a second answer to any hello time to show up: the server keeps running for a
+  // bounded number of polls after the last Retry.
+  for (int i = 0; i < 1000; ++i) {
+    server.poll(MonotonicClock::now());
+    drain_replies();
+  }
+  CHECK(hellos_sent == kHellos);
+  CHECK(server.counters().retries_sent == kHellos);
+  CHECK(replies == kHellos);
+  CHECK(non_retries == 0);
+  CHECK(oversized == 0);
+  CHECK(answers_per_client.size() == kHellos);
+  CHECK(std::all_of(answers_per_client.begin(), answers_per_client.end(),
+                    [](const auto& entry) { return entry.second == 1; }));
+  CHECK(reply_bytes <= 3 * hello_bytes * hellos_sent);
+  MESSAGE(hellos_sent, " hellos of ", hello_bytes, " bytes drew ", replies, " Retries, ",
+          reply_bytes / std::max<std::size_t>(replies, 1), " bytes each");
+  CHECK(server.connections().empty());
+  CHECK(server.counters().malformed == 0);
 }
