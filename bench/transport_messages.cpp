@@ -281,6 +281,15 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(stats.packets_sent),
         static_cast<unsigned long long>(stats.packets_lost), per_packet,
         static_cast<unsigned long long>(received.out_of_order.load()));
+    std::printf(
+        "srtt %.1f us, min rtt %.1f us, cwnd %llu, pacing %.3f Gbit/s, probe timeouts %llu, "
+        "flow-control stalls %llu\n",
+        std::chrono::duration<double, std::micro>(stats.smoothed_rtt).count(),
+        std::chrono::duration<double, std::micro>(stats.min_rtt).count(),
+        static_cast<unsigned long long>(stats.congestion_window),
+        static_cast<double>(stats.pacing_rate) * 8 / 1e9,
+        static_cast<unsigned long long>(stats.probe_timeouts),
+        static_cast<unsigned long long>(stats.flow_control_stalls));
   }
   if (failure != nullptr) {
     std::fprintf(stderr, "transport_messages: %s (sent %llu, received %llu)\n", failure,
