@@ -12,12 +12,15 @@
 //   --idle spin   both nodes' I/O threads spin; the client busy-polls Stream::peek()
 //   --idle block  both I/O threads block in epoll; the client sleeps in Connection::wait()
 //   --idle backoff  the I/O threads spin, then yield, then block; the client busy-polls
+//   --server-idle, --client-idle  one node's I/O thread idles otherwise than --idle says
+//                 (--idle still decides how the client polls)
 //   --poll yield  (spin, backoff) the client yields between polls: a spin-mode ping-pong runs
 //                 three busy threads (two I/O threads and the client), and on a machine with
 //                 two cores one of them always waits for the scheduler
 //
-//   transport_latency [--idle spin|backoff|block] [--poll spin|yield] [--rounds N] [--warmup N]
-//                     [--size BYTES] [--seconds S] [--json]
+//   transport_latency [--idle spin|backoff|block] [--server-idle M] [--client-idle M]
+//                     [--poll spin|yield] [--rounds N] [--warmup N] [--size BYTES]
+//                     [--seconds S] [--json]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -25,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -39,6 +43,9 @@ namespace {
 
 struct Options {
   dwcp::transport::IdleMode idle = dwcp::transport::IdleMode::spin;
+  // --server-idle / --client-idle: one node's I/O thread differs from --idle.
+  std::optional<dwcp::transport::IdleMode> server_idle;
+  std::optional<dwcp::transport::IdleMode> client_idle;
   std::uint64_t rounds = 20000;
   std::uint64_t warmup = 2000;
   std::size_t size = 64;
@@ -50,7 +57,8 @@ struct Options {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "transport_latency: %s\nusage: transport_latency "
-               "[--idle spin|backoff|block] [--poll spin|yield] [--rounds N] [--warmup N] [--size "
+               "[--idle spin|backoff|block] [--server-idle M] [--client-idle M] [--poll "
+               "spin|yield] [--rounds N] [--warmup N] [--size "
                "BYTES] [--seconds S] "
                "[--json]\n",
                why);
@@ -73,6 +81,14 @@ Options parse(int argc, char** argv) {
       if (!dwcp::transport::parse_idle_mode(value, o.idle)) {
         usage("--idle takes spin, backoff or block");
       }
+      continue;
+    }
+    if (flag == "--server-idle" || flag == "--client-idle") {
+      dwcp::transport::IdleMode mode{};
+      if (!dwcp::transport::parse_idle_mode(value, mode)) {
+        usage("--server-idle and --client-idle take spin, backoff or block");
+      }
+      (flag == "--server-idle" ? o.server_idle : o.client_idle) = mode;
       continue;
     }
     if (flag == "--poll") {
@@ -122,7 +138,7 @@ int main(int argc, char** argv) {
 
   std::atomic<std::uint64_t> echoed{0};
   std::atomic<std::uint64_t> echo_failures{0};
-  dwcp::NodeOptions server_options = node_options(options.idle);
+  dwcp::NodeOptions server_options = node_options(options.server_idle.value_or(options.idle));
   server_options.accept_connections = true;
   server_options.on_accept = [](dwcp::Connection&) { return true; };
   server_options.on_message = [&](dwcp::Stream& stream, std::span<const std::byte> bytes) {
@@ -137,7 +153,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "transport_latency: server: %s\n", server.error().c_str());
     return 1;
   }
-  auto client = dwcp::Node::start(node_options(options.idle));
+  auto client = dwcp::Node::start(node_options(options.client_idle.value_or(options.idle)));
   if (!client) {
     std::fprintf(stderr, "transport_latency: client: %s\n", client.error().c_str());
     return 1;
