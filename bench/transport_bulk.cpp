@@ -2,7 +2,7 @@
 // thread, each driving its own Node (the shared threading mode), the sender keeping its
 // stream full of large messages. Prints Gbit/s, CPU time per byte on each side, and the
 // connection's recovery counters. The peer to compare with in the same session is
-// iperf3 (bench/compare, issue 7); this program is the dwcp half.
+// iperf3 (bench/transport_compare); this program is the dwcp half.
 //
 //   transport_bulk [--bytes N] [--message BYTES] [--cc bbr|cubic|fixed] [--rate BYTES_PER_S]
 #include <pthread.h>
