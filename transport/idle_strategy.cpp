@@ -70,22 +70,23 @@ void IdleStrategy::begin_pass() noexcept {
 
 void IdleStrategy::idle(bool did_work, std::optional<Instant> deadline, Instant now) noexcept {
   if (did_work) {
-    idle_passes_ = 0;
+    idle_since_.reset();
     return;
   }
-  ++idle_passes_;
+  if (!idle_since_) idle_since_ = now;
+  const Duration idle_for = now - *idle_since_;
   switch (mode_) {
     case IdleMode::spin:
       ++counters_.spins;
       __builtin_ia32_pause();
       return;
     case IdleMode::backoff:
-      if (idle_passes_ <= kSpinPasses) {
+      if (idle_for < kSpinTime) {
         ++counters_.spins;
         __builtin_ia32_pause();
         return;
       }
-      if (idle_passes_ <= kSpinPasses + kYieldPasses) {
+      if (idle_for < kSpinTime + kYieldTime) {
         ++counters_.yields;
         std::this_thread::yield();
         return;

@@ -63,14 +63,16 @@ class IdleStrategy {
   IdleStrategy(IdleMode mode, int epoll_fd, int event_fd) noexcept;
   void block(std::optional<Instant> deadline, Instant now) noexcept;
 
-  // Idle passes spent spinning, then yielding, before backoff blocks.
-  static constexpr std::uint32_t kSpinPasses = 2000;
-  static constexpr std::uint32_t kYieldPasses = 50;
+  // How long backoff spins, then yields, after the last pass that did work, before it
+  // blocks. Counted in time, not passes: a pass costs a system call or more, and a
+  // thread that spins for long on a busy machine loses its core to the scheduler.
+  static constexpr Duration kSpinTime = std::chrono::microseconds(20);
+  static constexpr Duration kYieldTime = std::chrono::microseconds(50);
 
   IdleMode mode_;
   int epoll_fd_;
   int event_fd_;
-  std::uint32_t idle_passes_ = 0;
+  std::optional<Instant> idle_since_;  // the first idle pass after work
   std::uint64_t seen_signals_ = 0;
   IdleCounters counters_;
   std::atomic<std::uint64_t> signals_{0};
