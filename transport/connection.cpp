@@ -54,7 +54,7 @@ class Connection::Recovery final : public PacketVisitor {
     }
     if ((packet.control & control_frame::kHandshake) != 0) c_.hello_acked_ = true;
     // The peer saw our ACK: what it covered need not be acknowledged again.
-    auto it = c_.ack_sent_in_.find(packet.packet_number);
+    auto it = c_.find_ack_sent_in(packet.packet_number);
     if (it != c_.ack_sent_in_.end()) {
       c_.acks_.on_ack_acknowledged(it->second);
       c_.ack_sent_in_.erase(c_.ack_sent_in_.begin(), std::next(it));
@@ -80,7 +80,8 @@ class Connection::Recovery final : public PacketVisitor {
         }
       }
     }
-    c_.ack_sent_in_.erase(packet.packet_number);
+    auto it = c_.find_ack_sent_in(packet.packet_number);
+    if (it != c_.ack_sent_in_.end()) c_.ack_sent_in_.erase(it);
   }
 
  private:
@@ -221,6 +222,10 @@ void Connection::on_retry(const proto::ParsedPacket& packet) {
       retry_cookie_.assign(retry->cookie.begin(), retry->cookie.end());
       remote_id_ = proto::ConnectionId(packet.header.scid);  // the ID the server chose
       hello_due_ = true;                                     // the hello again, now with the cookie
+      // The server answered the Initials and dropped them: they were neither lost nor
+      // delivered, and must not count as a congestion signal (RFC 9002 §6.3).
+      loss_.discard_all();
+      probes_due_ = 0;
       return;
     }
   }
@@ -277,6 +282,13 @@ void Connection::process_frame(const proto::Frame& frame, proto::PacketType type
   // PADDING, PING, PMTU_PROBE: only the acknowledgement matters. RESET_STREAM,
   // MAX_STREAMS, DATA_BLOCKED, STREAM_DATA_BLOCKED: nothing to do in this version (we never
   // reset streams and stream limits are fixed by the transport parameters).
+}
+
+std::deque<std::pair<std::uint64_t, std::uint64_t>>::iterator Connection::find_ack_sent_in(
+    std::uint64_t packet_number) {
+  auto it = std::lower_bound(ack_sent_in_.begin(), ack_sent_in_.end(), packet_number,
+                             [](const auto& entry, std::uint64_t pn) { return entry.first < pn; });
+  return it != ack_sent_in_.end() && it->first == packet_number ? it : ack_sent_in_.end();
 }
 
 StreamState* Connection::find_stream(std::uint64_t stream_id) {
@@ -410,7 +422,7 @@ std::size_t Connection::send_handshake(std::span<std::byte> out, Instant now) {
   sent.control = control_frame::kHandshake;
   if (acks_.has_unacked()) {
     const std::uint64_t largest = acks_.ranges().largest();
-    if (acks_.write_ack(*packet, now)) ack_sent_in_[pn] = largest;
+    if (acks_.write_ack(*packet, now)) ack_sent_in_.emplace_back(pn, largest);
   }
   const bool added =
       is_client_ ? packet->add(proto::ClientHelloFrame{retry_cookie_, config_.params}).has_value()
@@ -479,7 +491,7 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   sent.sent_time = now;
   if (acks_.has_unacked()) {
     const std::uint64_t largest = acks_.ranges().largest();
-    if (acks_.write_ack(*packet, now)) ack_sent_in_[pn] = largest;
+    if (acks_.write_ack(*packet, now)) ack_sent_in_.emplace_back(pn, largest);
   }
   if (may_send) {
     if (max_data_due_ && packet->add(proto::MaxDataFrame{connection_receive_credit_.limit()})) {
@@ -514,7 +526,6 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
 void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
                                    std::uint64_t& stream_bytes) {
   if (streams_.empty()) return;
-  std::array<std::byte, proto::kMaxDatagramSize> scratch{};
   auto it = streams_.lower_bound(round_robin_);
   for (std::size_t visited = 0; visited < streams_.size(); ++visited, ++it) {
     if (it == streams_.end()) it = streams_.begin();
@@ -532,16 +543,16 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       }
       auto chunk = stream.send.next_chunk(max_bytes);
       if (!chunk) break;
-      const auto data = std::span(scratch).first(static_cast<std::size_t>(chunk->length));
-      stream.send.copy_out(chunk->offset, data);
       proto::StreamFrame frame;
       frame.stream_id = stream.id;
       frame.offset = chunk->offset;
-      frame.data = data;
       frame.fin = chunk->fin;
       frame.message_end = chunk->message_end;
-      // Fits by construction: kStreamFrameOverhead covers the largest field encodings.
-      if (!packet.add(frame)) break;
+      // Fits by construction: kStreamFrameOverhead covers the largest field encodings. The
+      // bytes go from the send buffer straight into the packet.
+      auto data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
+      if (!data) break;
+      stream.send.copy_out(chunk->offset, *data);
       const std::uint64_t fresh = stream.send.highest_sent() - sent_before;
       connection_send_credit_.consume(fresh);
       stats_.stream_bytes_sent += fresh;

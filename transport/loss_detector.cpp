@@ -123,6 +123,16 @@ proto::Result<RecoveryOutcome> LossDetector::on_ack(Instant now,
   return outcome;
 }
 
+std::uint64_t LossDetector::discard_all() noexcept {
+  const std::uint64_t discarded = bytes_in_flight_;
+  sent_.clear();
+  bytes_in_flight_ = 0;
+  ack_eliciting_in_flight_ = 0;
+  loss_time_.reset();
+  pto_count_ = 0;
+  return discarded;
+}
+
 Duration LossDetector::loss_delay() const noexcept {
   const Duration base = std::max(rtt_.latest(), rtt_.smoothed());
   return std::max(base * config_.time_threshold_num / config_.time_threshold_den,

@@ -68,6 +68,12 @@ class LossDetector {
   proto::Result<RecoveryOutcome> on_ack(Instant now, std::span<const proto::PacketRange> ranges,
                                         Duration ack_delay, PacketVisitor& visitor);
 
+  // Forgets every packet sent so far without declaring any lost or acknowledged: what a
+  // client does with its Initial packets when a Retry answers them (RFC 9002 §6.3). They
+  // leave the flight, and their timers stop; the RTT estimate is kept. Returns the bytes
+  // that left the flight.
+  std::uint64_t discard_all() noexcept;
+
   // When on_timeout() wants to run next, if at all.
   [[nodiscard]] std::optional<Instant> timer() const noexcept;
   // Runs the loss-time check or the probe timeout, whichever timer() stood for.

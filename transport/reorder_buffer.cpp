@@ -105,13 +105,24 @@ std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::by
       std::uint64_t fresh = mask & ~block.received[word];
       const std::byte* from = data.data() + done + (i - local);
       if (fresh == mask) {
-        std::memcpy(block.data.get() + i, from, run);
-      } else {
-        // First write wins: only the bytes not here yet are copied.
-        for (std::uint64_t left = fresh; left != 0; left &= left - 1) {
-          const auto at = static_cast<std::size_t>(std::countr_zero(left));
-          block.data[word * kBitsPerWord + at] = from[word * kBitsPerWord + at - i];
+        // All new, the usual case: copy the whole run. Copying run by run until the block
+        // ends keeps the copies long.
+        std::size_t end = i + run;
+        while (end < stop && block.received[end / kBitsPerWord] == 0 &&
+               stop - end >= kBitsPerWord) {
+          block.received[end / kBitsPerWord] = ~std::uint64_t{0};
+          end += kBitsPerWord;
         }
+        std::memcpy(block.data.get() + i, from, end - i);
+        fresh_bytes += end - i;
+        block.received[word] |= mask;
+        i = end;
+        continue;
+      }
+      // First write wins: only the bytes not here yet are copied.
+      for (std::uint64_t left = fresh; left != 0; left &= left - 1) {
+        const auto at = static_cast<std::size_t>(std::countr_zero(left));
+        block.data[word * kBitsPerWord + at] = from[word * kBitsPerWord + at - i];
       }
       fresh_bytes += static_cast<std::uint64_t>(std::popcount(fresh));
       block.received[word] |= mask;
