@@ -4,6 +4,7 @@
 #include <array>
 
 #include "proto/packet_number.h"
+#include "proto/varint.h"
 #include "simd/checksum.h"
 
 namespace dwcp::transport {
@@ -531,8 +532,14 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
     if (it == streams_.end()) it = streams_.begin();
     StreamState& stream = it->second;
     while (sent.chunk_count < SentPacket::kMaxChunks && packet.room() > kStreamFrameOverhead) {
-      std::uint64_t max_bytes = packet.room() - kStreamFrameOverhead;
       const std::uint64_t sent_before = stream.send.highest_sent();
+      // The frame's fields at their largest for this stream: a chunk's offset is at most
+      // highest_sent(). Sized exactly, a full packet is exactly max_datagram_size(), so
+      // the node can send consecutive ones as one GSO buffer.
+      const std::size_t fields = 1 + proto::varint_size(stream.id) +
+                                 proto::varint_size(sent_before) +
+                                 proto::varint_size(packet.room());
+      std::uint64_t max_bytes = packet.room() - fields;
       if (stream.send.bytes_lost() == 0) {
         // New data needs credit from the stream and from the connection.
         const std::uint64_t stream_credit =
@@ -548,8 +555,8 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       frame.offset = chunk->offset;
       frame.fin = chunk->fin;
       frame.message_end = chunk->message_end;
-      // Fits by construction: kStreamFrameOverhead covers the largest field encodings. The
-      // bytes go from the send buffer straight into the packet.
+      // Fits by construction (`fields` bounds the field encodings). The bytes go from the
+      // send buffer straight into the packet.
       auto data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
       if (!data) break;
       stream.send.copy_out(chunk->offset, *data);

@@ -263,11 +263,11 @@ void Node::send_all(Instant now) {
         run->data = std::span(run->data.data(), run->data.size() + size);
         if (size < run->segment_size) run = nullptr;  // a shorter packet ends the buffer
       } else {
+        // A GSO buffer's segments all have the first one's size, but for a shorter last:
+        // the packets that follow join while they are as large as this one.
         send_batch_.push_back(
             TxDatagram{entry->peer, space.first(size), static_cast<std::uint16_t>(size)});
         run = &send_batch_.back();
-        // Only full-size packets may be followed by more in the same GSO buffer.
-        if (size != max_size) run = nullptr;
       }
       send_used_ += size;
     }
