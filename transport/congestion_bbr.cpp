@@ -41,6 +41,7 @@ constexpr double kHeadroom = 0.15;
 // ACK aggregation: rounds per slot of the two-slot max filter, and the most extra room it
 // may add (the estimated bandwidth over this long), as in Linux's BBR.
 constexpr std::uint64_t kExtraAckedSlotRounds = 5;
+constexpr Duration kExtraAckedSlotTime = milliseconds(50);
 constexpr Duration kExtraAckedMax = milliseconds(100);
 
 std::uint64_t scale(std::uint64_t bytes, double factor) noexcept {
@@ -144,8 +145,14 @@ void BbrController::on_ack(const AckEvent& ack) noexcept {
 
 void BbrController::update_ack_aggregation(const AckEvent& ack) noexcept {
   if (ack.acked_bytes == 0) return;
-  if (round_start_ && ++extra_acked_slot_rounds_ >= kExtraAckedSlotRounds) {
+  if (round_start_) ++extra_acked_slot_rounds_;
+  // A slot lasts five rounds, and never less than kExtraAckedSlotTime: on a path of a few
+  // microseconds five rounds pass long before the next burst, which comes from the hosts'
+  // scheduling (a time slice is milliseconds), not from the path.
+  if (extra_acked_slot_rounds_ >= kExtraAckedSlotRounds &&
+      ack.now - extra_acked_slot_start_ >= kExtraAckedSlotTime) {
     extra_acked_slot_rounds_ = 0;
+    extra_acked_slot_start_ = ack.now;
     extra_acked_slot_ = 1 - extra_acked_slot_;
     extra_acked_slots_[extra_acked_slot_] = 0;
   }

@@ -79,8 +79,9 @@ class BbrController final : public CongestionController {
   [[nodiscard]] std::uint64_t inflight_lo() const noexcept { return inflight_lo_; }
   // Data acknowledged beyond what the bandwidth estimate explains (ACK aggregation: a
   // receiver that acknowledges in bursts, after a sleep or a descheduled spell), windowed
-  // maximum over about ten rounds; the window keeps this much extra room so the sender does
-  // not stall between bursts (draft-ietf-ccwg-bbr §5.5.9, Linux's extra_acked).
+  // maximum over about ten rounds and at least 50 ms; the window keeps this much extra room
+  // so the sender does not stall between bursts (draft-ietf-ccwg-bbr §5.5.9, Linux's
+  // extra_acked).
   [[nodiscard]] std::uint64_t extra_acked() const noexcept;
 
  private:
@@ -135,6 +136,7 @@ class BbrController final : public CongestionController {
   std::array<std::uint64_t, 2> extra_acked_slots_{};
   std::size_t extra_acked_slot_ = 0;
   std::uint64_t extra_acked_slot_rounds_ = 0;
+  Instant extra_acked_slot_start_;
 
   // ProbeBW.
   std::size_t cycle_index_ = 0;

@@ -4,6 +4,17 @@
 
 namespace dwcp::transport {
 
+void SentPacketQueue::pop_front() noexcept {
+  ++head_;
+  if (head_ == items_.size()) {
+    clear();
+  } else if (head_ >= 64 && head_ >= items_.size() - head_) {
+    // Moves at most as many packets as were dropped since the last time: O(1) amortised.
+    items_.erase(items_.begin(), items_.begin() + offset());
+    head_ = 0;
+  }
+}
+
 LossDetector::LossDetector(const LossDetectorConfig& config)
     : config_(config), rtt_(config.initial_rtt) {}
 

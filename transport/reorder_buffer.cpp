@@ -74,6 +74,10 @@ ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
   const std::uint64_t index = offset / block_size_ - first_block_;
   if (index >= blocks_.size()) blocks_.resize(index + 1);
   Block& block = blocks_[index];
+  if (!block.allocated() && !spare_.empty()) {
+    block = std::move(spare_.back());
+    spare_.pop_back();
+  }
   if (!block.allocated()) {
     const std::size_t words = block_size_ / kBitsPerWord;
     block.data = std::make_unique_for_overwrite<std::byte[]>(block_size_);
@@ -216,6 +220,13 @@ std::optional<std::vector<std::byte>> ReorderBuffer::pop_message() {
 void ReorderBuffer::release_delivered_blocks() {
   const std::uint64_t first_needed = delivered_ / block_size_;
   while (!blocks_.empty() && first_block_ < first_needed) {
+    Block& block = blocks_.front();
+    if (block.allocated() && spare_.size() < kSpareBlocks) {
+      const std::size_t words = block_size_ / kBitsPerWord;
+      std::fill_n(block.received.get(), words, 0);
+      std::fill_n(block.ends.get(), words, 0);
+      spare_.push_back(std::move(block));
+    }
     blocks_.pop_front();
     ++first_block_;
   }
