@@ -18,7 +18,9 @@ void SentPacketQueue::pop_front() noexcept {
 LossDetector::LossDetector(const LossDetectorConfig& config)
     : config_(config), rtt_(config.initial_rtt) {}
 
-void LossDetector::on_packet_sent(SentPacket packet, bool is_app_limited) {
+void LossDetector::on_packet_sent(const SentPacket& sent, bool is_app_limited) {
+  sent_.push_back(sent);  // completed in place: the record is large
+  SentPacket& packet = sent_.back();
   if (packet.in_flight) {
     // A flight that starts from idle measures delivery from now (delivery-rate draft §3.2).
     if (bytes_in_flight_ == 0) {
@@ -40,7 +42,6 @@ void LossDetector::on_packet_sent(SentPacket packet, bool is_app_limited) {
   packet.state = SentPacket::State::in_flight;
   largest_sent_ = packet.packet_number;
   has_sent_ = true;
-  sent_.push_back(packet);
 }
 
 proto::Result<RecoveryOutcome> LossDetector::on_ack(Instant now,

@@ -46,6 +46,7 @@ class SentPacketQueue {
   [[nodiscard]] bool empty() const noexcept { return head_ == items_.size(); }
   [[nodiscard]] std::size_t size() const noexcept { return items_.size() - head_; }
   [[nodiscard]] SentPacket& front() noexcept { return items_[head_]; }
+  [[nodiscard]] SentPacket& back() noexcept { return items_.back(); }
 
   void push_back(const SentPacket& packet) { items_.push_back(packet); }
   void pop_front() noexcept;
@@ -95,7 +96,7 @@ class LossDetector {
 
   // Records a sent packet; its number must be above every earlier one. `is_app_limited`:
   // the sender had less to send than the window allowed.
-  void on_packet_sent(SentPacket packet, bool is_app_limited);
+  void on_packet_sent(const SentPacket& packet, bool is_app_limited);
 
   // Processes an ACK's ranges (largest first, as proto decodes them). `ack_delay` is the
   // peer's reported delay, already scaled. Error invalid_value when it acknowledges a

@@ -104,9 +104,9 @@ std::optional<Instant> Node::poll(Instant now) {
 }
 
 void Node::receive_batch(Instant now) {
-  touched_.clear();
   // A bounded number of batches per poll, so sending is never starved by a flood.
   for (int round = 0; round < 8; ++round) {
+    touched_.clear();
     auto received = backend_.receive(receive_slots_);
     if (!received) break;  // would_block, or an error the next poll sees again
     for (std::size_t i = 0; i < *received; ++i) {
@@ -120,11 +120,19 @@ void Node::receive_batch(Instant now) {
         handle_datagram(slot.segment(s), slot.from, now);
       }
     }
+    end_batch(now);
     if (*received < receive_slots_.size()) break;
+    // More is waiting: what this batch made due (ACKs above all) leaves before the next
+    // one, so a backlog is acknowledged as it is worked through, not only at its end.
+    send_all(now);
   }
+}
+
+void Node::end_batch(Instant now) {
   std::sort(touched_.begin(), touched_.end());
   touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
   for (Entry* entry : touched_) entry->connection->on_batch_end(now);
+  touched_.clear();
 }
 
 void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from,

@@ -83,6 +83,8 @@ class Node {
 
   proto::ConnectionId new_connection_id();
   void receive_batch(Instant now);
+  // Tells the connections that got packets in this receive batch that it is over.
+  void end_batch(Instant now);
   void handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from, Instant now);
   void accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
                       const SocketAddress& from, Instant now);
