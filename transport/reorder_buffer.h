@@ -120,7 +120,7 @@ class ReorderBuffer {
   std::deque<Block> blocks_;  // blocks_[i] holds offsets from (first_block_ + i) * block_size_
   // Released blocks kept for reuse, bits cleared (at most kSpareBlocks): a stream in steady
   // flow then reuses warm memory instead of allocating and faulting in a block per 16 KiB.
-  static constexpr std::size_t kSpareBlocks = 8;
+  static constexpr std::size_t kSpareBlocks = 64;
   std::vector<Block> spare_;
   std::uint64_t first_block_ = 0;
   std::uint64_t delivered_ = 0;

@@ -1,9 +1,13 @@
 #include "transport/send_buffer.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <new>
 
 namespace dwcp::transport {
 
@@ -78,7 +82,31 @@ std::uint64_t saturating_end(std::uint64_t offset, std::uint64_t length) noexcep
              : offset + length;
 }
 
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
 }  // namespace
+
+void SendBuffer::FreeRing::operator()(std::byte* memory) const noexcept {
+  std::free(memory);  // NOLINT(cppcoreguidelines-no-malloc): from aligned_alloc
+}
+
+// Not zeroed: only bytes copied in are ever read. A ring of megabytes is aligned to huge
+// pages and asks for them: faulting in 4 KiB pages one by one is most of what a bulk
+// stream's first megabytes cost, under a hypervisor above all.
+SendBuffer::RingMemory SendBuffer::allocate_ring(std::size_t size) {
+  if (size < kHugePage) {
+    // NOLINTNEXTLINE(cppcoreguidelines-no-malloc): released by FreeRing
+    auto* memory = static_cast<std::byte*>(std::malloc(size));
+    if (memory == nullptr) throw std::bad_alloc();
+    return RingMemory(memory);
+  }
+  const std::size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
+  // NOLINTNEXTLINE(cppcoreguidelines-no-malloc): released by FreeRing
+  auto* memory = static_cast<std::byte*>(std::aligned_alloc(kHugePage, rounded));
+  if (memory == nullptr) throw std::bad_alloc();
+  (void)madvise(memory, rounded, MADV_HUGEPAGE);  // a hint: 4 KiB pages work too
+  return RingMemory(memory);
+}
 
 std::string_view to_string(AppendStatus status) noexcept {
   switch (status) {
@@ -127,8 +155,7 @@ void SendBuffer::grow_ring(std::size_t needed) {
   constexpr std::size_t kMinRing = 4096;
   const std::size_t size =
       std::min(capacity_, std::max({needed, ring_size_ * 2, std::min(kMinRing, capacity_)}));
-  // Not zeroed: only bytes copied in are ever read.
-  auto grown = std::make_unique_for_overwrite<std::byte[]>(size);
+  RingMemory grown = allocate_ring(size);
   for (std::uint64_t offset = acked_floor_; offset < end_;) {
     const std::size_t from = offset % ring_size_;
     const std::size_t to = offset % size;

@@ -125,7 +125,13 @@ class SendBuffer {
   void release_message_ends() noexcept;
 
   std::size_t capacity_;
-  std::unique_ptr<std::byte[]> ring_;  // offset o lives at o % ring_size_
+  struct FreeRing {
+    void operator()(std::byte* memory) const noexcept;
+  };
+  using RingMemory = std::unique_ptr<std::byte[], FreeRing>;
+  static RingMemory allocate_ring(std::size_t size);
+
+  RingMemory ring_;  // offset o lives at o % ring_size_
   std::size_t ring_size_ = 0;
   std::uint64_t acked_floor_ = 0;
   std::uint64_t sent_end_ = 0;
