@@ -377,9 +377,17 @@ std::size_t Connection::packet_number_length() const noexcept {
 }
 
 void Connection::record_sent(const SentPacket& packet, Instant now) {
-  const bool more_to_send = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
-    return entry.second.send.has_data_to_send();
-  });
+  // Held back by the application or by the peer's credit, the sender does not fill the
+  // window: its delivery-rate samples then say nothing of the path (they are app-limited),
+  // and must not pull the bandwidth estimate down while the receiver is slow to read.
+  const bool more_to_send =
+      std::any_of(streams_.begin(), streams_.end(), [this](const auto& entry) {
+        const StreamState& stream = entry.second;
+        if (!stream.send.has_data_to_send()) return false;
+        if (stream.send.bytes_lost() > 0 || stream.send.bytes_unsent() == 0) return true;
+        return stream.send_credit.limit() > stream.send.highest_sent() &&
+               connection_send_credit_.available() > 0;
+      });
   loss_.on_packet_sent(packet, !more_to_send);
   if (packet.in_flight) {
     congestion_->on_packet_sent(now, packet.bytes, loss_.bytes_in_flight());

@@ -67,6 +67,7 @@ Connection& Node::connect(const SocketAddress& peer, Instant now) {
   entry->connection = Connection::connect(config_.connection, local, initial_remote, now);
   entry->peer = peer;
   by_id_[key_of(local.bytes())] = entry.get();
+  last_found_ = nullptr;
   entries_.push_back(std::move(entry));
   return *entries_.back()->connection;
 }
@@ -79,6 +80,7 @@ std::vector<Connection*> Node::connections() const {
 }
 
 void Node::forget_closed() {
+  last_found_ = nullptr;
   std::erase_if(by_id_, [](const auto& item) {
     return item.second->connection->state() == ConnectionState::closed;
   });
@@ -156,11 +158,11 @@ void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddr
       // something else can only be stale or forged; ignore it.
       return;
     }
-    auto it = by_id_.find(key_of(packet->header.dcid.bytes()));
-    if (it != by_id_.end()) {
-      it->second->peer = from;  // follows a peer whose address or port changed
-      it->second->connection->receive(*packet, datagram.size(), now);
-      touched_.push_back(it->second);
+    Entry* entry = find_entry(packet->header.dcid);
+    if (entry != nullptr) {
+      entry->peer = from;  // follows a peer whose address or port changed
+      entry->connection->receive(*packet, datagram.size(), now);
+      touched_.push_back(entry);
     } else if (packet->header.type == proto::PacketType::initial) {
       accept_initial(*packet, datagram.size(), from, now);
     } else {
@@ -168,6 +170,16 @@ void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddr
     }
     datagram = datagram.subspan(size);
   }
+}
+
+Node::Entry* Node::find_entry(proto::ConnectionIdRef dcid) {
+  // Packets come in runs for one connection: remember the last one found.
+  if (last_found_ != nullptr && dcid == last_found_id_) return last_found_;
+  auto it = by_id_.find(key_of(dcid.bytes()));
+  if (it == by_id_.end()) return nullptr;
+  last_found_ = it->second;
+  last_found_id_ = it->first;
+  return last_found_;
 }
 
 void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
@@ -214,6 +226,7 @@ void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagra
   by_id_[key_of(entry->connection->local_id().bytes())] = entry.get();
   // Without a Retry the client's Initials keep its own DCID until it hears from us.
   if (keep_initial_dcid) by_id_[key_of(packet.header.dcid.bytes())] = entry.get();
+  last_found_ = nullptr;
   touched_.push_back(entry.get());
   entries_.push_back(std::move(entry));
 }

@@ -217,11 +217,20 @@ std::optional<std::vector<std::byte>> ReorderBuffer::pop_message() {
   return message;
 }
 
+std::size_t ReorderBuffer::spare_limit() const noexcept {
+  // Spares and blocks in use together stay within the blocks the credit window can fill,
+  // so keeping them never raises the memory bound.
+  const std::uint64_t window_blocks = (limit_ - std::min(limit_, delivered_)) / block_size_ + 2;
+  const std::uint64_t in_use = static_cast<std::uint64_t>(blocks_.size());
+  const std::uint64_t room = window_blocks > in_use ? window_blocks - in_use : 0;
+  return static_cast<std::size_t>(std::max<std::uint64_t>(room, kSpareBlocks));
+}
+
 void ReorderBuffer::release_delivered_blocks() {
   const std::uint64_t first_needed = delivered_ / block_size_;
   while (!blocks_.empty() && first_block_ < first_needed) {
     Block& block = blocks_.front();
-    if (block.allocated() && spare_.size() < kSpareBlocks) {
+    if (block.allocated() && spare_.size() < spare_limit()) {
       const std::size_t words = block_size_ / kBitsPerWord;
       std::fill_n(block.received.get(), words, 0);
       std::fill_n(block.ends.get(), words, 0);
