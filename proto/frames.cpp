@@ -117,8 +117,12 @@ void write(WireWriter& w, const PmtuProbeFrame& f) noexcept {
   w.u8(type_byte(FrameType::pmtu_probe));
   w.varint(f.probe_size);
 }
-void write(WireWriter& w, const StreamFrame& f) noexcept {
-  if (!stream_frame_valid(f)) return w.fail(Errc::invalid_value);
+bool stream_header_valid(const StreamFrame& f, std::size_t length) noexcept {
+  return f.offset <= kMaxVarint && length <= kMaxVarint - f.offset && (length != 0 || f.fin);
+}
+// The fields of a STREAM frame with `length` data bytes, without the data.
+void write_stream_fields(WireWriter& w, const StreamFrame& f, std::size_t length) noexcept {
+  if (!stream_header_valid(f, length)) return w.fail(Errc::invalid_value);
   std::uint8_t type = type_byte(FrameType::stream);
   if (f.fin) type |= stream_flags::kFin;
   if (f.message_end) type |= stream_flags::kMsg;
@@ -127,7 +131,10 @@ void write(WireWriter& w, const StreamFrame& f) noexcept {
   w.u8(type);
   w.varint(f.stream_id);
   if (f.offset != 0) w.varint(f.offset);
-  if (f.has_length) w.varint(f.data.size());
+  if (f.has_length) w.varint(length);
+}
+void write(WireWriter& w, const StreamFrame& f) noexcept {
+  write_stream_fields(w, f, f.data.size());
   w.bytes(f.data);
 }
 void write(WireWriter& w, const DeltaBlockFrame& f) noexcept {
@@ -354,6 +361,16 @@ Result<std::size_t> encode_frame(std::span<std::byte> out, const Frame& frame) n
   WireWriter w(out);
   write_alternative(w, frame);
   return w.result();
+}
+
+Result<std::size_t> encode_stream_header(std::span<std::byte> out, const StreamFrame& frame,
+                                         std::size_t length) noexcept {
+  WireWriter w(out);
+  write_stream_fields(w, frame, length);
+  const std::size_t header = w.written();
+  w.reserve(length);
+  if (!w) return std::unexpected(w.error());
+  return header;
 }
 
 Result<std::size_t> encode_ack(std::span<std::byte> out, std::span<const PacketRange> ranges,

@@ -214,6 +214,14 @@ bool is_ack_eliciting(const Frame& frame) noexcept;
 // empty STREAM data without FIN), limit_exceeded, too_many_ack_ranges.
 Result<std::size_t> encode_frame(std::span<std::byte> out, const Frame& frame) noexcept;
 
+// Writes the fields of a STREAM frame carrying `length` data bytes (`frame.data` is not
+// read: only its fields are), and reserves those bytes right after them for the caller to
+// fill. Returns the header size; out[header size, header size + length) is the data area.
+// Same errors as encode_frame() for the frame with that much data. Lets a sender copy
+// stream bytes once, straight into the packet.
+Result<std::size_t> encode_stream_header(std::span<std::byte> out, const StreamFrame& frame,
+                                         std::size_t length) noexcept;
+
 // Encodes an ACK of `ranges`, which must be disjoint, non-adjacent and sorted largest
 // first (invalid_value otherwise); at most kMaxAckRanges + 1 of them.
 Result<std::size_t> encode_ack(std::span<std::byte> out, std::span<const PacketRange> ranges,

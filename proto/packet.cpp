@@ -227,6 +227,16 @@ Result<std::size_t> PacketBuilder::add(const Frame& frame) noexcept {
   return written;
 }
 
+Result<std::span<std::byte>> PacketBuilder::add_stream(const StreamFrame& frame,
+                                                       std::size_t length) noexcept {
+  if (!frame_allowed(type_, FrameType::stream)) return std::unexpected(Errc::frame_not_allowed);
+  const auto room = out_.subspan(pos_, limit_ - pos_);
+  auto header = encode_stream_header(room, frame, length);
+  if (!header) return std::unexpected(header.error());
+  pos_ += *header + length;
+  return room.subspan(*header, length);
+}
+
 Result<std::size_t> PacketBuilder::add_ack(std::span<const PacketRange> ranges,
                                            std::uint64_t ack_delay) noexcept {
   if (!frame_allowed(type_, FrameType::ack)) return std::unexpected(Errc::frame_not_allowed);

@@ -153,6 +153,10 @@ class PacketBuilder {
   // Appends a frame, checked against the packet type; bytes it took, or an error (the
   // packet is then unchanged).
   Result<std::size_t> add(const Frame& frame) noexcept;
+  // Appends a STREAM frame's fields for `length` data bytes (frame.data is not read) and
+  // returns the data area for the caller to fill before finish(); an error leaves the
+  // packet unchanged (see encode_stream_header).
+  Result<std::span<std::byte>> add_stream(const StreamFrame& frame, std::size_t length) noexcept;
   // Appends an ACK of `ranges` (see encode_ack).
   Result<std::size_t> add_ack(std::span<const PacketRange> ranges,
                               std::uint64_t ack_delay) noexcept;

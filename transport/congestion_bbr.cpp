@@ -38,6 +38,11 @@ constexpr std::uint64_t kProbeBwLossPackets = 3;
 constexpr double kBeta = 0.7;
 // Outside probing, leave part of inflight_hi to other flows.
 constexpr double kHeadroom = 0.15;
+// ACK aggregation: rounds per slot of the two-slot max filter, and the most extra room it
+// may add (the estimated bandwidth over this long), as in Linux's BBR.
+constexpr std::uint64_t kExtraAckedSlotRounds = 5;
+constexpr Duration kExtraAckedSlotTime = milliseconds(50);
+constexpr Duration kExtraAckedMax = milliseconds(100);
 
 std::uint64_t scale(std::uint64_t bytes, double factor) noexcept {
   return static_cast<std::uint64_t>(static_cast<double>(bytes) * factor);
@@ -133,8 +138,41 @@ void BbrController::on_ack(const AckEvent& ack) noexcept {
   update_min_rtt(ack);
   if (state_ == BbrState::probe_rtt) handle_probe_rtt(ack);
 
+  update_ack_aggregation(ack);
   update_pacing_rate();
   update_window(ack);
+}
+
+void BbrController::update_ack_aggregation(const AckEvent& ack) noexcept {
+  if (ack.acked_bytes == 0) return;
+  if (round_start_) ++extra_acked_slot_rounds_;
+  // A slot lasts five rounds, and never less than kExtraAckedSlotTime: on a path of a few
+  // microseconds five rounds pass long before the next burst, which comes from the hosts'
+  // scheduling (a time slice is milliseconds), not from the path.
+  if (extra_acked_slot_rounds_ >= kExtraAckedSlotRounds &&
+      ack.now - extra_acked_slot_start_ >= kExtraAckedSlotTime) {
+    extra_acked_slot_rounds_ = 0;
+    extra_acked_slot_start_ = ack.now;
+    extra_acked_slot_ = 1 - extra_acked_slot_;
+    extra_acked_slots_[extra_acked_slot_] = 0;
+  }
+  // What the model says should have arrived since the epoch began; an ACK stream at or
+  // below that rate starts a new epoch.
+  std::uint64_t expected =
+      ack_epoch_started_ ? bytes_in(max_bw_.best(), ack.now - ack_epoch_start_) : 0;
+  if (!ack_epoch_started_ || ack_epoch_acked_ <= expected) {
+    ack_epoch_start_ = ack.now;
+    ack_epoch_acked_ = 0;
+    ack_epoch_started_ = true;
+    expected = 0;
+  }
+  ack_epoch_acked_ += ack.acked_bytes;
+  const std::uint64_t extra = std::min(ack_epoch_acked_ - expected, congestion_window());
+  extra_acked_slots_[extra_acked_slot_] = std::max(extra_acked_slots_[extra_acked_slot_], extra);
+}
+
+std::uint64_t BbrController::extra_acked() const noexcept {
+  return std::max(extra_acked_slots_[0], extra_acked_slots_[1]);
 }
 
 void BbrController::start_round(const AckEvent& ack) noexcept {
@@ -301,7 +339,11 @@ void BbrController::update_pacing_rate() noexcept {
 }
 
 void BbrController::update_window(const AckEvent& ack) noexcept {
-  const std::uint64_t target = inflight_for(cwnd_gain_);
+  std::uint64_t target = inflight_for(cwnd_gain_);
+  // Room for ACKs that come in bursts, once the bandwidth estimate means something.
+  if (full_bw_reached_) {
+    target += std::min(extra_acked(), bytes_in(max_bw_.best(), kExtraAckedMax));
+  }
   if (full_bw_reached_) {
     window_ = std::min(window_ + ack.acked_bytes, target);
   } else if (window_ < target || delivered_ < initial_window_) {

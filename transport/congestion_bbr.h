@@ -77,6 +77,12 @@ class BbrController final : public CongestionController {
   static constexpr std::uint64_t kUnbounded = std::numeric_limits<std::uint64_t>::max();
   [[nodiscard]] std::uint64_t inflight_hi() const noexcept { return inflight_hi_; }
   [[nodiscard]] std::uint64_t inflight_lo() const noexcept { return inflight_lo_; }
+  // Data acknowledged beyond what the bandwidth estimate explains (ACK aggregation: a
+  // receiver that acknowledges in bursts, after a sleep or a descheduled spell), windowed
+  // maximum over about ten rounds and at least 50 ms; the window keeps this much extra room
+  // so the sender does not stall between bursts (draft-ietf-ccwg-bbr §5.5.9, Linux's
+  // extra_acked).
+  [[nodiscard]] std::uint64_t extra_acked() const noexcept;
 
  private:
   void start_round(const AckEvent& ack) noexcept;
@@ -90,6 +96,7 @@ class BbrController final : public CongestionController {
   void handle_probe_rtt(const AckEvent& ack) noexcept;
   void update_pacing_rate() noexcept;
   void update_window(const AckEvent& ack) noexcept;
+  void update_ack_aggregation(const AckEvent& ack) noexcept;
   // Bytes in flight that fill the pipe at `gain` x the model, plus pacing quanta.
   [[nodiscard]] std::uint64_t inflight_for(double gain) const noexcept;
   [[nodiscard]] std::uint64_t bdp() const noexcept;
@@ -121,6 +128,15 @@ class BbrController final : public CongestionController {
   std::uint64_t full_bw_count_ = 0;
   bool full_bw_reached_ = false;
   bool last_sample_app_limited_ = false;
+
+  // ACK aggregation: the current epoch and a max filter of two five-round slots.
+  Instant ack_epoch_start_;
+  std::uint64_t ack_epoch_acked_ = 0;
+  bool ack_epoch_started_ = false;
+  std::array<std::uint64_t, 2> extra_acked_slots_{};
+  std::size_t extra_acked_slot_ = 0;
+  std::uint64_t extra_acked_slot_rounds_ = 0;
+  Instant extra_acked_slot_start_;
 
   // ProbeBW.
   std::size_t cycle_index_ = 0;

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "proto/packet_number.h"
+#include "proto/varint.h"
 #include "simd/checksum.h"
 
 namespace dwcp::transport {
@@ -54,7 +55,7 @@ class Connection::Recovery final : public PacketVisitor {
     }
     if ((packet.control & control_frame::kHandshake) != 0) c_.hello_acked_ = true;
     // The peer saw our ACK: what it covered need not be acknowledged again.
-    auto it = c_.ack_sent_in_.find(packet.packet_number);
+    auto it = c_.find_ack_sent_in(packet.packet_number);
     if (it != c_.ack_sent_in_.end()) {
       c_.acks_.on_ack_acknowledged(it->second);
       c_.ack_sent_in_.erase(c_.ack_sent_in_.begin(), std::next(it));
@@ -80,7 +81,8 @@ class Connection::Recovery final : public PacketVisitor {
         }
       }
     }
-    c_.ack_sent_in_.erase(packet.packet_number);
+    auto it = c_.find_ack_sent_in(packet.packet_number);
+    if (it != c_.ack_sent_in_.end()) c_.ack_sent_in_.erase(it);
   }
 
  private:
@@ -223,6 +225,10 @@ void Connection::on_retry(const proto::ParsedPacket& packet) {
       retry_cookie_.assign(retry->cookie.begin(), retry->cookie.end());
       remote_id_ = proto::ConnectionId(packet.header.scid);  // the ID the server chose
       hello_due_ = true;                                     // the hello again, now with the cookie
+      // The server answered the Initials and dropped them: they were neither lost nor
+      // delivered, and must not count as a congestion signal (RFC 9002 §6.3).
+      loss_.discard_all();
+      probes_due_ = 0;
       return;
     }
   }
@@ -279,6 +285,13 @@ void Connection::process_frame(const proto::Frame& frame, proto::PacketType type
   // PADDING, PING, PMTU_PROBE: only the acknowledgement matters. RESET_STREAM,
   // MAX_STREAMS, DATA_BLOCKED, STREAM_DATA_BLOCKED: nothing to do in this version (we never
   // reset streams and stream limits are fixed by the transport parameters).
+}
+
+std::deque<std::pair<std::uint64_t, std::uint64_t>>::iterator Connection::find_ack_sent_in(
+    std::uint64_t packet_number) {
+  auto it = std::lower_bound(ack_sent_in_.begin(), ack_sent_in_.end(), packet_number,
+                             [](const auto& entry, std::uint64_t pn) { return entry.first < pn; });
+  return it != ack_sent_in_.end() && it->first == packet_number ? it : ack_sent_in_.end();
 }
 
 StreamState* Connection::find_stream(std::uint64_t stream_id) {
@@ -366,9 +379,17 @@ std::size_t Connection::packet_number_length() const noexcept {
 }
 
 void Connection::record_sent(const SentPacket& packet, Instant now) {
-  const bool more_to_send = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
-    return entry.second.send.has_data_to_send();
-  });
+  // Held back by the application or by the peer's credit, the sender does not fill the
+  // window: its delivery-rate samples then say nothing of the path (they are app-limited),
+  // and must not pull the bandwidth estimate down while the receiver is slow to read.
+  const bool more_to_send =
+      std::any_of(streams_.begin(), streams_.end(), [this](const auto& entry) {
+        const StreamState& stream = entry.second;
+        if (!stream.send.has_data_to_send()) return false;
+        if (stream.send.bytes_lost() > 0 || stream.send.bytes_unsent() == 0) return true;
+        return stream.send_credit.limit() > stream.send.highest_sent() &&
+               connection_send_credit_.available() > 0;
+      });
   loss_.on_packet_sent(packet, !more_to_send);
   if (packet.in_flight) {
     congestion_->on_packet_sent(now, packet.bytes, loss_.bytes_in_flight());
@@ -412,7 +433,7 @@ std::size_t Connection::send_handshake(std::span<std::byte> out, Instant now) {
   sent.control = control_frame::kHandshake;
   if (acks_.has_unacked()) {
     const std::uint64_t largest = acks_.ranges().largest();
-    if (acks_.write_ack(*packet, now)) ack_sent_in_[pn] = largest;
+    if (acks_.write_ack(*packet, now)) ack_sent_in_.emplace_back(pn, largest);
   }
   const bool added =
       is_client_ ? packet->add(proto::ClientHelloFrame{retry_cookie_, config_.params}).has_value()
@@ -481,7 +502,7 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   sent.sent_time = now;
   if (acks_.has_unacked()) {
     const std::uint64_t largest = acks_.ranges().largest();
-    if (acks_.write_ack(*packet, now)) ack_sent_in_[pn] = largest;
+    if (acks_.write_ack(*packet, now)) ack_sent_in_.emplace_back(pn, largest);
   }
   if (may_send) {
     if (max_data_due_ && packet->add(proto::MaxDataFrame{connection_receive_credit_.limit()})) {
@@ -516,14 +537,19 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
 void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
                                    std::uint64_t& stream_bytes) {
   if (streams_.empty()) return;
-  std::array<std::byte, proto::kMaxDatagramSize> scratch{};
   auto it = streams_.lower_bound(round_robin_);
   for (std::size_t visited = 0; visited < streams_.size(); ++visited, ++it) {
     if (it == streams_.end()) it = streams_.begin();
     StreamState& stream = it->second;
     while (sent.chunk_count < SentPacket::kMaxChunks && packet.room() > kStreamFrameOverhead) {
-      std::uint64_t max_bytes = packet.room() - kStreamFrameOverhead;
       const std::uint64_t sent_before = stream.send.highest_sent();
+      // The frame's fields at their largest for this stream: a chunk's offset is at most
+      // highest_sent(). Sized exactly, a full packet is exactly max_datagram_size(), so
+      // the node can send consecutive ones as one GSO buffer.
+      const std::size_t fields = 1 + proto::varint_size(stream.id) +
+                                 proto::varint_size(sent_before) +
+                                 proto::varint_size(packet.room());
+      std::uint64_t max_bytes = packet.room() - fields;
       if (stream.send.bytes_lost() == 0) {
         // New data needs credit from the stream and from the connection.
         const std::uint64_t stream_credit =
@@ -534,16 +560,16 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       }
       auto chunk = stream.send.next_chunk(max_bytes);
       if (!chunk) break;
-      const auto data = std::span(scratch).first(static_cast<std::size_t>(chunk->length));
-      stream.send.copy_out(chunk->offset, data);
       proto::StreamFrame frame;
       frame.stream_id = stream.id;
       frame.offset = chunk->offset;
-      frame.data = data;
       frame.fin = chunk->fin;
       frame.message_end = chunk->message_end;
-      // Fits by construction: kStreamFrameOverhead covers the largest field encodings.
-      if (!packet.add(frame)) break;
+      // Fits by construction (`fields` bounds the field encodings). The bytes go from the
+      // send buffer straight into the packet.
+      auto data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
+      if (!data) break;
+      stream.send.copy_out(chunk->offset, *data);
       const std::uint64_t fresh = stream.send.highest_sent() - sent_before;
       connection_send_credit_.consume(fresh);
       stats_.stream_bytes_sent += fresh;

@@ -11,11 +11,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proto/packet.h"
@@ -157,6 +159,8 @@ class Connection {
   void on_stream_frame(const proto::StreamFrame& frame, Instant now);
   StreamState* stream_for_peer_frame(std::uint64_t stream_id);
   StreamState* find_stream(std::uint64_t stream_id);
+  std::deque<std::pair<std::uint64_t, std::uint64_t>>::iterator find_ack_sent_in(
+      std::uint64_t packet_number);
   const StreamState* find_stream(std::uint64_t stream_id) const;
   void fail(proto::TransportError error, std::string_view reason, Instant now);
 
@@ -203,7 +207,8 @@ class Connection {
   Instant close_deadline_;
   Instant last_activity_;
   Instant created_;
-  std::map<std::uint64_t, std::uint64_t> ack_sent_in_;  // packet number → largest it acked
+  // Packets that carried an ACK, ascending: (packet number, largest it acknowledged).
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> ack_sent_in_;
 
   ConnectionStats stats_;
 };

@@ -4,10 +4,23 @@
 
 namespace dwcp::transport {
 
+void SentPacketQueue::pop_front() noexcept {
+  ++head_;
+  if (head_ == items_.size()) {
+    clear();
+  } else if (head_ >= 64 && head_ >= items_.size() - head_) {
+    // Moves at most as many packets as were dropped since the last time: O(1) amortised.
+    items_.erase(items_.begin(), items_.begin() + offset());
+    head_ = 0;
+  }
+}
+
 LossDetector::LossDetector(const LossDetectorConfig& config)
     : config_(config), rtt_(config.initial_rtt) {}
 
-void LossDetector::on_packet_sent(SentPacket packet, bool is_app_limited) {
+void LossDetector::on_packet_sent(const SentPacket& sent, bool is_app_limited) {
+  sent_.push_back(sent);  // completed in place: the record is large
+  SentPacket& packet = sent_.back();
   if (packet.in_flight) {
     // A flight that starts from idle measures delivery from now (delivery-rate draft §3.2).
     if (bytes_in_flight_ == 0) {
@@ -29,7 +42,6 @@ void LossDetector::on_packet_sent(SentPacket packet, bool is_app_limited) {
   packet.state = SentPacket::State::in_flight;
   largest_sent_ = packet.packet_number;
   has_sent_ = true;
-  sent_.push_back(packet);
 }
 
 proto::Result<RecoveryOutcome> LossDetector::on_ack(Instant now,
@@ -121,6 +133,16 @@ proto::Result<RecoveryOutcome> LossDetector::on_ack(Instant now,
   pto_count_ = 0;  // an ACK shows the peer is there
   forget_settled(now);
   return outcome;
+}
+
+std::uint64_t LossDetector::discard_all() noexcept {
+  const std::uint64_t discarded = bytes_in_flight_;
+  sent_.clear();
+  bytes_in_flight_ = 0;
+  ack_eliciting_in_flight_ = 0;
+  loss_time_.reset();
+  pto_count_ = 0;
+  return discarded;
 }
 
 Duration LossDetector::loss_delay() const noexcept {

@@ -7,10 +7,11 @@
 // Not thread-safe: one per connection.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "proto/errc.h"
 #include "proto/frames.h"
@@ -26,6 +27,41 @@ class PacketVisitor {
   virtual ~PacketVisitor() = default;
   virtual void on_acked(const SentPacket& packet) = 0;
   virtual void on_lost(const SentPacket& packet) = 0;
+};
+
+// The packets the loss detector tracks, by packet number, oldest first: a vector whose
+// forgotten prefix is dropped in bulk, so that tracking and forgetting a packet allocates
+// nothing once it has grown (a std::deque of these ~330-byte records allocated one block
+// per packet). push_back() may move the packets; pop_front() moves them only when the
+// dropped prefix outgrows what is left.
+class SentPacketQueue {
+ public:
+  using iterator = std::vector<SentPacket>::iterator;
+  using const_iterator = std::vector<SentPacket>::const_iterator;
+
+  [[nodiscard]] iterator begin() noexcept { return items_.begin() + offset(); }
+  [[nodiscard]] iterator end() noexcept { return items_.end(); }
+  [[nodiscard]] const_iterator begin() const noexcept { return items_.begin() + offset(); }
+  [[nodiscard]] const_iterator end() const noexcept { return items_.end(); }
+  [[nodiscard]] bool empty() const noexcept { return head_ == items_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size() - head_; }
+  [[nodiscard]] SentPacket& front() noexcept { return items_[head_]; }
+  [[nodiscard]] SentPacket& back() noexcept { return items_.back(); }
+
+  void push_back(const SentPacket& packet) { items_.push_back(packet); }
+  void pop_front() noexcept;
+  void clear() noexcept {
+    items_.clear();
+    head_ = 0;
+  }
+
+ private:
+  [[nodiscard]] std::ptrdiff_t offset() const noexcept {
+    return static_cast<std::ptrdiff_t>(head_);
+  }
+
+  std::vector<SentPacket> items_;
+  std::size_t head_ = 0;  // items_[0, head_) are forgotten
 };
 
 struct LossDetectorConfig {
@@ -60,13 +96,19 @@ class LossDetector {
 
   // Records a sent packet; its number must be above every earlier one. `is_app_limited`:
   // the sender had less to send than the window allowed.
-  void on_packet_sent(SentPacket packet, bool is_app_limited);
+  void on_packet_sent(const SentPacket& packet, bool is_app_limited);
 
   // Processes an ACK's ranges (largest first, as proto decodes them). `ack_delay` is the
   // peer's reported delay, already scaled. Error invalid_value when it acknowledges a
   // packet number never sent (a PROTOCOL_VIOLATION).
   proto::Result<RecoveryOutcome> on_ack(Instant now, std::span<const proto::PacketRange> ranges,
                                         Duration ack_delay, PacketVisitor& visitor);
+
+  // Forgets every packet sent so far without declaring any lost or acknowledged: what a
+  // client does with its Initial packets when a Retry answers them (RFC 9002 §6.3). They
+  // leave the flight, and their timers stop; the RTT estimate is kept. Returns the bytes
+  // that left the flight.
+  std::uint64_t discard_all() noexcept;
 
   // When on_timeout() wants to run next, if at all.
   [[nodiscard]] std::optional<Instant> timer() const noexcept;
@@ -97,7 +139,7 @@ class LossDetector {
 
   LossDetectorConfig config_;
   RttEstimator rtt_;
-  std::deque<SentPacket> sent_;  // by packet number
+  SentPacketQueue sent_;  // by packet number
   std::uint64_t bytes_in_flight_ = 0;
   std::uint64_t ack_eliciting_in_flight_ = 0;
   std::uint64_t largest_acked_ = 0;

@@ -67,6 +67,7 @@ Connection& Node::connect(const SocketAddress& peer, Instant now) {
   entry->connection = Connection::connect(config_.connection, local, initial_remote, now);
   entry->peer = peer;
   by_id_[key_of(local.bytes())] = entry.get();
+  last_found_ = nullptr;
   entries_.push_back(std::move(entry));
   return *entries_.back()->connection;
 }
@@ -79,6 +80,7 @@ std::vector<Connection*> Node::connections() const {
 }
 
 void Node::forget_closed() {
+  last_found_ = nullptr;
   std::erase_if(by_id_, [](const auto& item) {
     return item.second->connection->state() == ConnectionState::closed;
   });
@@ -104,17 +106,20 @@ std::optional<Instant> Node::poll(Instant now) {
 }
 
 void Node::receive_batch(Instant now) {
-  touched_.clear();
   if (config_.receive_from_socket) {
     // A bounded number of batches per poll, so sending is never starved by a flood.
     for (int round = 0; round < 8; ++round) {
+      touched_.clear();
       auto received = backend_.receive(receive_slots_);
       if (!received) break;  // would_block, or an error the next poll sees again
       handle_slots(std::span(receive_slots_).first(*received), now);
+      end_batch(now);
       if (*received < receive_slots_.size()) break;
+      // More is waiting: what this batch made due (ACKs above all) leaves before the next
+      // one, so a backlog is acknowledged as it is worked through, not only at its end.
+      send_all(now);
     }
   }
-  end_batch(now);
 }
 
 void Node::receive_datagrams(std::span<const RxDatagram> batch, Instant now) {
@@ -140,6 +145,7 @@ void Node::end_batch(Instant now) {
   std::sort(touched_.begin(), touched_.end());
   touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
   for (Entry* entry : touched_) entry->connection->on_batch_end(now);
+  touched_.clear();
 }
 
 void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from,
@@ -167,11 +173,11 @@ void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddr
       // something else can only be stale or forged; ignore it.
       return;
     }
-    auto it = by_id_.find(key_of(packet->header.dcid.bytes()));
-    if (it != by_id_.end()) {
-      it->second->peer = from;  // follows a peer whose address or port changed
-      it->second->connection->receive(*packet, datagram.size(), now);
-      touched_.push_back(it->second);
+    Entry* entry = find_entry(packet->header.dcid);
+    if (entry != nullptr) {
+      entry->peer = from;  // follows a peer whose address or port changed
+      entry->connection->receive(*packet, datagram.size(), now);
+      touched_.push_back(entry);
     } else if (packet->header.type == proto::PacketType::initial) {
       accept_initial(*packet, datagram.size(), from, now);
     } else {
@@ -179,6 +185,16 @@ void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddr
     }
     datagram = datagram.subspan(size);
   }
+}
+
+Node::Entry* Node::find_entry(proto::ConnectionIdRef dcid) {
+  // Packets come in runs for one connection: remember the last one found.
+  if (last_found_ != nullptr && dcid == last_found_id_) return last_found_;
+  auto it = by_id_.find(key_of(dcid.bytes()));
+  if (it == by_id_.end()) return nullptr;
+  last_found_ = it->second;
+  last_found_id_ = it->first;
+  return last_found_;
 }
 
 void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
@@ -225,6 +241,7 @@ void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagra
   by_id_[key_of(entry->connection->local_id().bytes())] = entry.get();
   // Without a Retry the client's Initials keep its own DCID until it hears from us.
   if (keep_initial_dcid) by_id_[key_of(packet.header.dcid.bytes())] = entry.get();
+  last_found_ = nullptr;
   touched_.push_back(entry.get());
   entries_.push_back(std::move(entry));
 }
@@ -285,11 +302,11 @@ void Node::send_all(Instant now) {
         run->data = std::span(run->data.data(), run->data.size() + size);
         if (size < run->segment_size) run = nullptr;  // a shorter packet ends the buffer
       } else {
+        // A GSO buffer's segments all have the first one's size, but for a shorter last:
+        // the packets that follow join while they are as large as this one.
         send_batch_.push_back(
             TxDatagram{entry->peer, space.first(size), static_cast<std::uint16_t>(size)});
         run = &send_batch_.back();
-        // Only full-size packets may be followed by more in the same GSO buffer.
-        if (size != max_size) run = nullptr;
       }
       send_used_ += size;
     }

@@ -91,7 +91,10 @@ class Node {
   proto::ConnectionId new_connection_id();
   void receive_batch(Instant now);
   void handle_slots(std::span<const RxDatagram> slots, Instant now);
+  // Tells the connections that got packets in this receive batch that it is over.
   void end_batch(Instant now);
+  // The connection a destination ID names, or nullptr.
+  Entry* find_entry(proto::ConnectionIdRef dcid);
   void handle_datagram(std::span<const std::byte> datagram, const SocketAddress& from, Instant now);
   void accept_initial(const proto::ParsedPacket& packet, std::size_t datagram_size,
                       const SocketAddress& from, Instant now);
@@ -109,6 +112,8 @@ class Node {
     bool operator()(const proto::ConnectionId& a, const proto::ConnectionId& b) const noexcept;
   };
   std::map<proto::ConnectionId, Entry*, IdLess> by_id_;  // local IDs, clients' initial DCIDs
+  Entry* last_found_ = nullptr;  // find_entry()'s last answer, for last_found_id_
+  proto::ConnectionId last_found_id_;
   std::mt19937_64 id_source_;
   RetryCookieMinter cookies_;
   NodeCounters counters_;

@@ -74,6 +74,10 @@ ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
   const std::uint64_t index = offset / block_size_ - first_block_;
   if (index >= blocks_.size()) blocks_.resize(index + 1);
   Block& block = blocks_[index];
+  if (!block.allocated() && !spare_.empty()) {
+    block = std::move(spare_.back());
+    spare_.pop_back();
+  }
   if (!block.allocated()) {
     const std::size_t words = block_size_ / kBitsPerWord;
     block.data = std::make_unique_for_overwrite<std::byte[]>(block_size_);
@@ -105,13 +109,24 @@ std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::by
       std::uint64_t fresh = mask & ~block.received[word];
       const std::byte* from = data.data() + done + (i - local);
       if (fresh == mask) {
-        std::memcpy(block.data.get() + i, from, run);
-      } else {
-        // First write wins: only the bytes not here yet are copied.
-        for (std::uint64_t left = fresh; left != 0; left &= left - 1) {
-          const auto at = static_cast<std::size_t>(std::countr_zero(left));
-          block.data[word * kBitsPerWord + at] = from[word * kBitsPerWord + at - i];
+        // All new, the usual case: copy the whole run. Copying run by run until the block
+        // ends keeps the copies long.
+        std::size_t end = i + run;
+        while (end < stop && block.received[end / kBitsPerWord] == 0 &&
+               stop - end >= kBitsPerWord) {
+          block.received[end / kBitsPerWord] = ~std::uint64_t{0};
+          end += kBitsPerWord;
         }
+        std::memcpy(block.data.get() + i, from, end - i);
+        fresh_bytes += end - i;
+        block.received[word] |= mask;
+        i = end;
+        continue;
+      }
+      // First write wins: only the bytes not here yet are copied.
+      for (std::uint64_t left = fresh; left != 0; left &= left - 1) {
+        const auto at = static_cast<std::size_t>(std::countr_zero(left));
+        block.data[word * kBitsPerWord + at] = from[word * kBitsPerWord + at - i];
       }
       fresh_bytes += static_cast<std::uint64_t>(std::popcount(fresh));
       block.received[word] |= mask;
@@ -202,9 +217,25 @@ std::optional<std::vector<std::byte>> ReorderBuffer::pop_message() {
   return message;
 }
 
+std::size_t ReorderBuffer::spare_limit() const noexcept {
+  // Spares and blocks in use together stay within the blocks the credit window can fill,
+  // so keeping them never raises the memory bound.
+  const std::uint64_t window_blocks = (limit_ - std::min(limit_, delivered_)) / block_size_ + 2;
+  const std::uint64_t in_use = static_cast<std::uint64_t>(blocks_.size());
+  const std::uint64_t room = window_blocks > in_use ? window_blocks - in_use : 0;
+  return static_cast<std::size_t>(std::max<std::uint64_t>(room, kSpareBlocks));
+}
+
 void ReorderBuffer::release_delivered_blocks() {
   const std::uint64_t first_needed = delivered_ / block_size_;
   while (!blocks_.empty() && first_block_ < first_needed) {
+    Block& block = blocks_.front();
+    if (block.allocated() && spare_.size() < spare_limit()) {
+      const std::size_t words = block_size_ / kBitsPerWord;
+      std::fill_n(block.received.get(), words, 0);
+      std::fill_n(block.ends.get(), words, 0);
+      spare_.push_back(std::move(block));
+    }
     blocks_.pop_front();
     ++first_block_;
   }

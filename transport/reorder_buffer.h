@@ -2,11 +2,12 @@
 // any order, duplicated or overlapping, and whole messages leave in order.
 //
 // Storage is fixed-size blocks, as in ngtcp2's reorder buffer (lib/ngtcp2_rob.c), allocated
-// when data first lands in them and released once everything in them is delivered. Instead
-// of ngtcp2's list of gaps, each block keeps one bit per byte for "received" and one for "a
-// message ends here", so memory is bounded by the credit window (offset_limit() −
-// consumed(), rounded out to whole blocks, plus 1/4 for the bits, plus a 24-byte slot per
-// block of window) however finely the peer fragments its data.
+// when data first lands in them and released once everything in them is delivered (kept
+// for reuse while the window has room for them, and a few more). Instead of ngtcp2's list of gaps,
+// each block keeps one bit per byte for "received" and one for "a message ends here", so memory is
+// bounded by the credit window (offset_limit() − consumed(), rounded out to whole blocks, plus 1/4
+// for the bits, plus a 24-byte slot per block of window) however finely the peer fragments its
+// data.
 //
 // Rules, where the spec leaves a choice:
 // - Overlapping data with different bytes: the first write wins. A packet whose bytes were
@@ -93,7 +94,8 @@ class ReorderBuffer {
   [[nodiscard]] std::optional<std::uint64_t> final_size() const noexcept { return final_size_; }
   // The final size is known and every byte up to it has been delivered.
   [[nodiscard]] bool finished() const noexcept { return final_size_ && delivered_ == *final_size_; }
-  // Storage held, in bytes, counting the bits.
+  // Storage holding received data, in bytes, counting the bits. Released blocks kept for
+  // reuse are not counted.
   [[nodiscard]] std::size_t allocated_bytes() const noexcept;
 
  private:
@@ -116,6 +118,12 @@ class ReorderBuffer {
   std::size_t block_size_;
   std::uint64_t limit_;
   std::deque<Block> blocks_;  // blocks_[i] holds offsets from (first_block_ + i) * block_size_
+  // Released blocks kept for reuse, bits cleared: a stream in steady flow then reuses warm
+  // memory instead of allocating and faulting in a block per 16 KiB. At most what the
+  // credit window leaves beside the blocks in use, or kSpareBlocks if that is more.
+  static constexpr std::size_t kSpareBlocks = 8;
+  [[nodiscard]] std::size_t spare_limit() const noexcept;
+  std::vector<Block> spare_;
   std::uint64_t first_block_ = 0;
   std::uint64_t delivered_ = 0;
   std::uint64_t contiguous_ = 0;

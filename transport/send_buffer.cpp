@@ -1,9 +1,13 @@
 #include "transport/send_buffer.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <new>
 
 namespace dwcp::transport {
 
@@ -78,7 +82,31 @@ std::uint64_t saturating_end(std::uint64_t offset, std::uint64_t length) noexcep
              : offset + length;
 }
 
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
 }  // namespace
+
+void SendBuffer::FreeRing::operator()(std::byte* memory) const noexcept {
+  std::free(memory);  // NOLINT(cppcoreguidelines-no-malloc): from aligned_alloc
+}
+
+// Not zeroed: only bytes copied in are ever read. A ring of megabytes is aligned to huge
+// pages and asks for them: faulting in 4 KiB pages one by one is most of what a bulk
+// stream's first megabytes cost, under a hypervisor above all.
+SendBuffer::RingMemory SendBuffer::allocate_ring(std::size_t size) {
+  if (size < kHugePage) {
+    // NOLINTNEXTLINE(cppcoreguidelines-no-malloc): released by FreeRing
+    auto* memory = static_cast<std::byte*>(std::malloc(size));
+    if (memory == nullptr) throw std::bad_alloc();
+    return RingMemory(memory);
+  }
+  const std::size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
+  // NOLINTNEXTLINE(cppcoreguidelines-no-malloc): released by FreeRing
+  auto* memory = static_cast<std::byte*>(std::aligned_alloc(kHugePage, rounded));
+  if (memory == nullptr) throw std::bad_alloc();
+  (void)madvise(memory, rounded, MADV_HUGEPAGE);  // a hint: 4 KiB pages work too
+  return RingMemory(memory);
+}
 
 std::string_view to_string(AppendStatus status) noexcept {
   switch (status) {
@@ -108,10 +136,10 @@ AppendStatus SendBuffer::append(std::span<const std::byte> message) {
   if (message.size() > capacity_) return AppendStatus::too_large;
   if (message.size() > free_space()) return AppendStatus::back_pressured;
   grow_ring(bytes_buffered() + message.size());
-  const std::size_t at = end_ % ring_.size();
-  const std::size_t first = std::min(message.size(), ring_.size() - at);
-  std::memcpy(ring_.data() + at, message.data(), first);
-  std::memcpy(ring_.data(), message.data() + first, message.size() - first);
+  const std::size_t at = end_ % ring_size_;
+  const std::size_t first = std::min(message.size(), ring_size_ - at);
+  std::memcpy(ring_.get() + at, message.data(), first);
+  std::memcpy(ring_.get(), message.data() + first, message.size() - first);
   end_ += message.size();
   message_ends_.push_back(end_);
   return AppendStatus::accepted;
@@ -122,21 +150,22 @@ void SendBuffer::finish() noexcept {
 }
 
 void SendBuffer::grow_ring(std::size_t needed) {
-  if (needed <= ring_.size()) return;
+  if (needed <= ring_size_) return;
   // Doubling keeps the copies amortised; small streams never pay for the full capacity.
   constexpr std::size_t kMinRing = 4096;
   const std::size_t size =
-      std::min(capacity_, std::max({needed, ring_.size() * 2, std::min(kMinRing, capacity_)}));
-  std::vector<std::byte> grown(size);
+      std::min(capacity_, std::max({needed, ring_size_ * 2, std::min(kMinRing, capacity_)}));
+  RingMemory grown = allocate_ring(size);
   for (std::uint64_t offset = acked_floor_; offset < end_;) {
-    const std::size_t from = offset % ring_.size();
+    const std::size_t from = offset % ring_size_;
     const std::size_t to = offset % size;
     const std::size_t run = static_cast<std::size_t>(
-        std::min<std::uint64_t>({end_ - offset, ring_.size() - from, size - to}));
-    std::memcpy(grown.data() + to, ring_.data() + from, run);
+        std::min<std::uint64_t>({end_ - offset, ring_size_ - from, size - to}));
+    std::memcpy(grown.get() + to, ring_.get() + from, run);
     offset += run;
   }
   ring_ = std::move(grown);
+  ring_size_ = size;
 }
 
 std::uint64_t SendBuffer::cut(std::uint64_t offset, std::uint64_t max_bytes,
@@ -179,12 +208,12 @@ std::optional<SendChunk> SendBuffer::next_chunk(std::uint64_t max_bytes) {
 }
 
 std::size_t SendBuffer::copy_out(std::uint64_t offset, std::span<std::byte> out) const noexcept {
-  if (offset < acked_floor_ || offset >= end_ || ring_.empty()) return 0;
+  if (offset < acked_floor_ || offset >= end_ || ring_size_ == 0) return 0;
   const auto total = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), end_ - offset));
-  const std::size_t at = offset % ring_.size();
-  const std::size_t first = std::min(total, ring_.size() - at);
-  std::memcpy(out.data(), ring_.data() + at, first);
-  std::memcpy(out.data() + first, ring_.data(), total - first);
+  const std::size_t at = offset % ring_size_;
+  const std::size_t first = std::min(total, ring_size_ - at);
+  std::memcpy(out.data(), ring_.get() + at, first);
+  std::memcpy(out.data() + first, ring_.get(), total - first);
   return total;
 }
 
@@ -196,9 +225,25 @@ void SendBuffer::on_acked(std::uint64_t offset, std::uint64_t length, bool fin) 
   const std::uint64_t begin = std::max(offset, acked_floor_);
   const std::uint64_t end = std::min(saturating_end(offset, length), sent_end_);
   if (begin >= end) return;
-  lost_bytes_ -= remove_range(lost_, begin, end);
+  if (!lost_.empty()) lost_bytes_ -= remove_range(lost_, begin, end);
+  if (begin == acked_floor_) {
+    // In order, the usual case: the prefix grows without a range of its own.
+    acked_floor_ = end;
+    while (!acked_.empty() && acked_.begin()->first <= acked_floor_) {
+      acked_floor_ = std::max(acked_floor_, acked_.begin()->second);
+      acked_.erase(acked_.begin());
+    }
+    release_message_ends();
+    return;
+  }
   add_range(acked_, begin, end);
   release_acked_prefix();
+}
+
+void SendBuffer::release_message_ends() noexcept {
+  while (!message_ends_.empty() && message_ends_.front() <= acked_floor_) {
+    message_ends_.pop_front();
+  }
 }
 
 void SendBuffer::release_acked_prefix() {
@@ -207,9 +252,7 @@ void SendBuffer::release_acked_prefix() {
   if (first == acked_.end() || first->first != acked_floor_) return;
   acked_floor_ = first->second;
   acked_.erase(first);
-  while (!message_ends_.empty() && message_ends_.front() <= acked_floor_) {
-    message_ends_.pop_front();
-  }
+  release_message_ends();
 }
 
 void SendBuffer::on_lost(std::uint64_t offset, std::uint64_t length, bool fin) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -102,7 +103,7 @@ class SendBuffer {
   [[nodiscard]] std::uint64_t free_space() const noexcept { return capacity_ - bytes_buffered(); }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   // Bytes the ring has allocated (at most capacity()).
-  [[nodiscard]] std::size_t allocated() const noexcept { return ring_.size(); }
+  [[nodiscard]] std::size_t allocated() const noexcept { return ring_size_; }
   // Whether next_chunk() has something (given enough max_bytes).
   [[nodiscard]] bool has_data_to_send() const noexcept;
   // finish() was called and every byte and the FIN are acknowledged.
@@ -120,9 +121,18 @@ class SendBuffer {
   }
   void grow_ring(std::size_t needed);
   void release_acked_prefix();
+  // Drops the message ends at or below the acknowledged prefix.
+  void release_message_ends() noexcept;
 
   std::size_t capacity_;
-  std::vector<std::byte> ring_;  // offset o lives at o % ring_.size()
+  struct FreeRing {
+    void operator()(std::byte* memory) const noexcept;
+  };
+  using RingMemory = std::unique_ptr<std::byte[], FreeRing>;
+  static RingMemory allocate_ring(std::size_t size);
+
+  RingMemory ring_;  // offset o lives at o % ring_size_
+  std::size_t ring_size_ = 0;
   std::uint64_t acked_floor_ = 0;
   std::uint64_t sent_end_ = 0;
   std::uint64_t end_ = 0;

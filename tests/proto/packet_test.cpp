@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
 #include <vector>
@@ -14,6 +15,7 @@
 using namespace dwcp::proto;
 using dwcp::proto::testing::Bytes;
 using dwcp::proto::testing::random_bytes;
+using dwcp::proto::testing::random_varint;
 
 namespace {
 
@@ -321,6 +323,62 @@ TEST_CASE("the builder keeps room for the trailer and refuses what does not fit"
   CHECK(PacketBuilder::short_header(out, dcid, 1, 5).error() == Errc::invalid_value);
   CHECK(PacketBuilder::long_header(out, PacketType::short_header, dcid, dcid, 1, 1).error() ==
         Errc::invalid_value);
+}
+
+TEST_CASE("a STREAM frame filled in place encodes as add() would, and refuses what does not fit") {
+  std::mt19937_64 rng(29);
+  for (int i = 0; i < 200; ++i) {
+    const auto dcid = random_cid(rng, kConnectionIdLength);
+    const Bytes payload = random_bytes(rng, rng() % 1400);
+    StreamFrame frame;
+    frame.stream_id = random_varint(rng, 1000);
+    frame.offset = random_varint(rng, std::uint64_t{1} << 40);
+    frame.fin = payload.empty() || rng() % 2 == 0;
+    frame.message_end = rng() % 2 == 0;
+    frame.has_length = rng() % 2 == 0;
+
+    Bytes by_copy(1472);
+    auto copied = PacketBuilder::short_header(by_copy, dcid, 7, 1);
+    REQUIRE(copied);
+    frame.data = payload;
+    REQUIRE(copied->add(frame));
+    const auto copied_size = copied->finish();
+    REQUIRE(copied_size);
+
+    Bytes in_place(1472);
+    auto filled = PacketBuilder::short_header(in_place, dcid, 7, 1);
+    REQUIRE(filled);
+    frame.data = {};  // not read
+    auto area = filled->add_stream(frame, payload.size());
+    REQUIRE(area);
+    REQUIRE(area->size() == payload.size());
+    std::copy(payload.begin(), payload.end(), area->begin());
+    const auto filled_size = filled->finish();
+    REQUIRE(filled_size);
+    CHECK(Bytes(in_place.begin(), in_place.begin() + static_cast<std::ptrdiff_t>(*filled_size)) ==
+          Bytes(by_copy.begin(), by_copy.begin() + static_cast<std::ptrdiff_t>(*copied_size)));
+  }
+
+  const auto dcid = random_cid(rng, 8);
+  Bytes out(100);
+  auto builder = PacketBuilder::short_header(out, dcid, 1, 1);
+  REQUIRE(builder);
+  const std::size_t room = builder->room();
+  StreamFrame frame;
+  CHECK(builder->add_stream(frame, 0).error() == Errc::invalid_value);  // no data, no FIN
+  CHECK(builder->add_stream(frame, room).error() == Errc::no_space);
+  CHECK(builder->room() == room);  // unchanged by the failures
+  frame.has_length = false;
+  auto area = builder->add_stream(frame, room - 2);  // type and stream id take two bytes
+  REQUIRE(area);
+  CHECK(builder->room() == 0);
+  // Every output span shorter than the 5 header bytes and 4 data bytes is refused.
+  for (std::size_t size = 0; size < 9; ++size) {
+    Bytes small(size);
+    frame.has_length = true;
+    frame.offset = 1000;
+    CHECK(encode_stream_header(small, frame, 4).error() == Errc::no_space);
+  }
 }
 
 TEST_CASE("error codes map to a drop or a named connection error") {

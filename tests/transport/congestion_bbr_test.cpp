@@ -273,3 +273,37 @@ TEST_CASE("excessive loss bounds the flight; a spurious loss removes the bound")
   CHECK(bbr.inflight_hi() == hi_before);
   CHECK(bbr.inflight_lo() == lo_before);
 }
+
+TEST_CASE("ACKs that arrive in a burst widen the window by the excess, within a bound") {
+  BbrController bbr{CongestionConfig{}};
+  LinkConfig link = wan_link();
+  link.queue_bytes *= 8;  // deep enough that Startup loses nothing: no loss bound applies
+  LinkSimulator sim(bbr, link);
+  sim.run_for(seconds(3));
+  REQUIRE(bbr.state() == BbrState::probe_bw);
+  REQUIRE(bbr.inflight_hi() == BbrController::kUnbounded);
+  // ACKs at the link's own pace explain themselves: little excess.
+  const std::uint64_t bdp = bdp_bytes(k100Mbit, milliseconds(20));
+  CHECK(bbr.extra_acked() < bdp / 2);
+  const std::uint64_t window_before = bbr.congestion_window();
+
+  // A receiver that slept, then acknowledged a window's worth at once, then again: far
+  // more than the bandwidth explains over the microseconds between the ACKs.
+  Instant now = sim.now();
+  for (int i = 0; i < 8; ++i) {
+    now += std::chrono::microseconds(1);
+    AckEvent ack;
+    ack.now = now;
+    ack.acked_bytes = bdp / 4;
+    ack.bytes_in_flight = bdp;
+    ack.largest_acked_sent_time = now - milliseconds(40);
+    bbr.on_ack(ack);
+  }
+  MESSAGE("extra acked " << bbr.extra_acked() << " bytes; window " << window_before << " -> "
+                         << bbr.congestion_window());
+  CHECK(bbr.extra_acked() >= bdp);
+  CHECK(bbr.congestion_window() > window_before + bdp / 2);
+  // Never more than the bandwidth over 100 ms on top of the model's window.
+  CHECK(bbr.congestion_window() <=
+        2 * bdp + 3 * Pacer::kMaxQuantum + bytes_in(k100Mbit, milliseconds(100)));
+}

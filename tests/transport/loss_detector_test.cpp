@@ -179,3 +179,29 @@ TEST_CASE("app-limited sends mark the rate samples they produce") {
   REQUIRE(later);
   CHECK_FALSE(later->rate.is_app_limited);
 }
+
+TEST_CASE("discarding forgets every packet without declaring it lost or acknowledged") {
+  LossDetector detector(config());
+  Recorder recorder;
+  const Instant t0 = kSimulatedEpoch;
+  detector.on_packet_sent(data_packet(0, t0), false);
+  detector.on_packet_sent(data_packet(1, t0 + milliseconds(1)), false);
+  REQUIRE(detector.timer());
+  CHECK(detector.discard_all() == 2400);
+  CHECK(detector.bytes_in_flight() == 0);
+  CHECK(detector.tracked_packets() == 0);
+  CHECK_FALSE(detector.timer());
+  // Nothing ever fires for them, however long it waits.
+  const RecoveryOutcome outcome = detector.on_timeout(t0 + std::chrono::seconds(10), recorder);
+  CHECK(outcome.lost_packets == 0);
+  CHECK(outcome.probes_to_send == 0);
+  CHECK(recorder.lost.empty());
+  CHECK(recorder.acked.empty());
+  // Sending goes on with higher numbers.
+  detector.on_packet_sent(data_packet(2, t0 + milliseconds(20)), false);
+  const PacketRange two[] = {{2, 2}};
+  auto acked = detector.on_ack(t0 + milliseconds(30), two, Duration{}, recorder);
+  REQUIRE(acked);
+  CHECK(acked->acked_packets == 1);
+  CHECK(detector.bytes_in_flight() == 0);
+}

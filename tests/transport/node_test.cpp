@@ -1,6 +1,7 @@
 // Two nodes over loopback UDP, driven by one thread in a bounded loop (no sleeps): the
 // handshake, byte-exact transfers on a clean path and through the fault-injecting
-// backend, garbage sent to the port, and version negotiation.
+// backend, garbage sent to the port, and version negotiation; and, over recording
+// backends in simulated time, how bulk data is cut into packets and GSO buffers.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/node.h"
 
@@ -11,10 +12,12 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <random>
 #include <vector>
 
 #include "tests/transport/node_pair.h"
+#include "transport/io_recording.h"
 
 using namespace dwcp::transport;
 using namespace dwcp::transport::test;
@@ -239,4 +242,56 @@ TEST_CASE("each spoofed hello gets at most one Retry, at most 3x its size, and n
           reply_bytes / std::max<std::size_t>(replies, 1), " bytes each");
   CHECK(server.connections().empty());
   CHECK(server.counters().malformed == 0);
+}
+
+TEST_CASE("bulk data leaves in full-size packets, consecutive ones joined in GSO buffers") {
+  // Two nodes joined by recording backends (no sockets): every send call is recorded.
+  RecordingBackend client_io(SocketAddress::loopback_v4(1111));
+  RecordingBackend server_io(SocketAddress::loopback_v4(2222));
+  client_io.link_to(&server_io);
+  server_io.link_to(&client_io);
+  NodeConfig server_config;
+  server_config.accept_connections = true;
+  Node client_node(client_io, NodeConfig{});
+  Node server_node(server_io, server_config);
+  Connection* server = nullptr;
+  server_node.on_accept([&](Connection& c, const SocketAddress&) {
+    server = &c;
+    return true;
+  });
+  Connection& client = client_node.connect(server_io.local_address(), kSimulatedEpoch);
+  Instant now = kSimulatedEpoch;
+  std::optional<std::uint64_t> stream;
+  const Bytes message(64 * 1024, std::byte{0x5a});
+  std::vector<std::byte> buffer(message.size());
+  std::uint64_t received = 0;
+  for (int i = 0; i < 2000 && received < 4 * message.size(); ++i) {
+    now += std::chrono::microseconds(100);
+    if (!stream && client.state() == ConnectionState::established) stream = client.open_stream();
+    if (stream) (void)client.send_message(*stream, message);
+    client_node.poll(now);
+    server_node.poll(now);
+    if (server == nullptr) continue;
+    for (std::uint64_t id : server->readable_streams()) {
+      while (auto size = server->read_message(id, buffer)) received += *size;
+    }
+  }
+  REQUIRE(received >= 4 * message.size());
+
+  // Count the client's short-header packets, and the send entries (GSO buffers) they
+  // went in: data packets must fill the datagram and share entries.
+  std::size_t full = 0;
+  std::size_t entries = 0;
+  std::size_t last_call = ~std::size_t{0};
+  std::size_t last_entry = ~std::size_t{0};
+  for (const RecordedDatagram& d : client_io.sent()) {
+    if (d.bytes.size() != client.max_datagram_size()) continue;
+    ++full;
+    if (d.send_call != last_call || d.entry != last_entry) ++entries;
+    last_call = d.send_call;
+    last_entry = d.entry;
+  }
+  MESSAGE(full << " full-size packets in " << entries << " send entries");
+  CHECK(full * client.max_datagram_size() >= 4 * message.size());
+  CHECK(entries * 8 <= full);  // GSO buffers of many packets each
 }

@@ -277,3 +277,24 @@ TEST_CASE("bytes survive the ring wrapping around and growing") {
   }
   CHECK(buffer.allocated() == buffer.capacity());
 }
+
+TEST_CASE("a ring of megabytes (huge-page aligned) grows and wraps with every byte intact") {
+  SendBuffer buffer(3'000'007);  // above one 2 MiB huge page, and not a multiple of it
+  std::uint64_t acked = 0;
+  for (int round = 0; round < 12; ++round) {
+    while (append(buffer, 50'000 + static_cast<std::size_t>(round) * 997) ==
+           AppendStatus::accepted) {
+    }
+    while (auto chunk = buffer.next_chunk(1447)) {
+      if (chunk->offset % 7 == 0) check_bytes(buffer, *chunk);
+    }
+    const std::uint64_t half = acked + (buffer.highest_sent() - acked) / 2;
+    buffer.on_acked(acked, half - acked);
+    acked = buffer.acked_prefix();
+    REQUIRE(acked == half);
+    std::vector<std::byte> out(buffer.highest_sent() - acked);
+    REQUIRE(buffer.copy_out(acked, out) == out.size());
+    CHECK(out == message_at(acked, out.size()));
+  }
+  CHECK(buffer.allocated() == buffer.capacity());
+}
