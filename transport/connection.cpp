@@ -138,7 +138,7 @@ proto::Result<std::unique_ptr<Connection>> Connection::accept(const ConnectionCo
                                                               const proto::ConnectionId& local,
                                                               const proto::ParsedPacket& initial,
                                                               std::size_t datagram_size,
-                                                              Instant now) {
+                                                              Instant now, bool address_validated) {
   if (initial.header.type != proto::PacketType::initial) {
     return std::unexpected(proto::Errc::invalid_value);
   }
@@ -154,6 +154,7 @@ proto::Result<std::unique_ptr<Connection>> Connection::accept(const ConnectionCo
       new Connection(config, false, local, proto::ConnectionId(initial.header.scid), now));
   connection->set_peer_params(*params);
   connection->state_ = ConnectionState::established;
+  connection->address_validated_ = address_validated;
   connection->receive(initial, datagram_size, now);
   return connection;
 }
@@ -178,6 +179,13 @@ void Connection::receive(const proto::ParsedPacket& packet, std::size_t datagram
     return;
   }
   if (packet.header.type == proto::PacketType::retry) return on_retry(packet);
+  if (!address_validated_) {
+    unvalidated_received_ += datagram_size;
+    // Only a client that saw our packets knows the ID we chose.
+    if (packet.header.type != proto::PacketType::initial && packet.header.dcid == local_id_) {
+      address_validated_ = true;
+    }
+  }
   const std::uint64_t pn =
       proto::decode_packet_number(largest_received_.value_or(proto::kNoAck),
                                   packet.header.packet_number, packet.header.packet_number_length);
@@ -401,6 +409,18 @@ void Connection::record_sent(const SentPacket& packet, Instant now) {
 
 std::size_t Connection::send(std::span<std::byte> out, Instant now) {
   if (out.size() < max_datagram_size_) return 0;
+  if (address_validated_) return send_packet(out, now);
+  // At most three times what the unvalidated peer sent, counting a whole datagram.
+  if (unvalidated_sent_ + max_datagram_size_ > 3 * unvalidated_received_) {
+    ++stats_.amplification_limited;
+    return 0;
+  }
+  const std::size_t size = send_packet(out, now);
+  unvalidated_sent_ += size;
+  return size;
+}
+
+std::size_t Connection::send_packet(std::span<std::byte> out, Instant now) {
   switch (state_) {
     case ConnectionState::closed:
     case ConnectionState::draining:

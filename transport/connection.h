@@ -75,6 +75,7 @@ struct ConnectionStats {
   std::uint64_t duplicate_packets = 0;
   std::uint64_t probe_timeouts = 0;
   std::uint64_t flow_control_stalls = 0;     // times a stream or the connection ran out of credit
+  std::uint64_t amplification_limited = 0;   // sends held back: the peer's address is unvalidated
   std::uint64_t receive_buffered_bytes = 0;  // received, not yet read: bounded by the credit
   std::uint64_t send_buffered_bytes = 0;     // accepted, not yet acknowledged
 };
@@ -86,12 +87,17 @@ class Connection {
                                              const proto::ConnectionId& local,
                                              const proto::ConnectionId& initial_remote,
                                              Instant now);
-  // A server, from a client's Initial packet carrying a CLIENT_HELLO whose address the
-  // node validated. Errors: the packet is no such Initial, or its parameters are invalid.
+  // A server, from a client's Initial packet carrying a CLIENT_HELLO. `address_validated`:
+  // the node checked the client's address with a Retry cookie. Until the address is
+  // validated (by that, or by a packet from the client to the ID this side chose), the
+  // server sends at most three times the bytes it received from it (RFC 9000 §8), so a
+  // spoofed source cannot use it to amplify traffic. Errors: the packet is no such
+  // Initial, or its parameters are invalid.
   static proto::Result<std::unique_ptr<Connection>> accept(const ConnectionConfig& config,
                                                            const proto::ConnectionId& local,
                                                            const proto::ParsedPacket& initial,
-                                                           std::size_t datagram_size, Instant now);
+                                                           std::size_t datagram_size, Instant now,
+                                                           bool address_validated = false);
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -141,6 +147,7 @@ class Connection {
   [[nodiscard]] const proto::ConnectionId& local_id() const noexcept { return local_id_; }
   [[nodiscard]] const proto::ConnectionId& remote_id() const noexcept { return remote_id_; }
   [[nodiscard]] std::size_t max_datagram_size() const noexcept { return max_datagram_size_; }
+  [[nodiscard]] bool address_validated() const noexcept { return address_validated_; }
   [[nodiscard]] const proto::TransportParameters& peer_params() const noexcept {
     return peer_params_;
   }
@@ -167,6 +174,7 @@ class Connection {
   std::size_t send_handshake(std::span<std::byte> out, Instant now);
   std::size_t send_close(std::span<std::byte> out, Instant now);
   std::size_t send_data(std::span<std::byte> out, Instant now);
+  std::size_t send_packet(std::span<std::byte> out, Instant now);
   void add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
                          std::uint64_t& stream_bytes);
   void record_sent(const SentPacket& packet, Instant now);
@@ -204,6 +212,11 @@ class Connection {
   std::vector<std::byte> retry_cookie_;  // client only: from the server's Retry
   std::uint32_t probes_due_ = 0;
   bool close_sent_ = false;
+  // Anti-amplification (servers): bytes received from and sent to the peer while its
+  // address is unvalidated.
+  bool address_validated_ = true;
+  std::uint64_t unvalidated_received_ = 0;
+  std::uint64_t unvalidated_sent_ = 0;
   Instant close_deadline_;
   Instant last_activity_;
   Instant created_;

@@ -226,7 +226,9 @@ void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagra
     local = proto::ConnectionId(packet.header.dcid);
     keep_initial_dcid = false;
   }
-  auto accepted = Connection::accept(config_.connection, local, packet, datagram_size, now);
+  // A cookie proved the address; without one the connection limits what it sends.
+  auto accepted = Connection::accept(config_.connection, local, packet, datagram_size, now,
+                                     config_.require_retry);
   if (!accepted) {
     ++counters_.malformed;
     return;

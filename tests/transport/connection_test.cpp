@@ -382,3 +382,70 @@ TEST_CASE("a client whose server never answers gives up after the handshake time
   CHECK(sim.client().close_reason()->reason == "handshake timed out");
   CHECK(sim.client().stats().packets_sent > 1);  // the hello went out again on probe timeouts
 }
+
+TEST_CASE("a server whose client never answers sends at most three times what it received") {
+  ConnectionConfig config;
+  Instant now = kSimulatedEpoch;
+  auto client = Connection::connect(config, ConnectionId(Bytes(kConnectionIdLength, std::byte{1})),
+                                    ConnectionId(Bytes(kConnectionIdLength, std::byte{9})), now);
+  std::array<std::byte, 65536> buffer{};
+  const std::size_t hello_size = client->send(buffer, now);
+  REQUIRE(hello_size >= kMinInitialDatagram);
+  const Bytes hello(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(hello_size));
+  auto packet = parse_packet(hello);
+  REQUIRE(packet);
+  // The "client" is a spoofed source: nothing it is sent ever comes back.
+  auto accepted = Connection::accept(config, ConnectionId(Bytes(kConnectionIdLength, std::byte{2})),
+                                     *packet, hello_size, now);
+  REQUIRE(accepted);
+  Connection& server = **accepted;
+  CHECK_FALSE(server.address_validated());
+  // The server's application has plenty to say at once.
+  const auto stream = server.open_stream();
+  REQUIRE(stream);
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    CHECK(server.send_message(*stream, message(1, i, 60000)) == AppendStatus::accepted);
+  }
+  std::uint64_t sent = 0;
+  std::uint64_t datagrams = 0;
+  for (int step = 0; step < 2000 && server.state() != ConnectionState::closed; ++step) {
+    for (std::size_t size = server.send(buffer, now); size != 0; size = server.send(buffer, now)) {
+      sent += size;
+      ++datagrams;
+    }
+    const auto timer = server.next_timer();
+    if (!timer) break;
+    now = std::max(now, *timer);
+    server.on_timer(now);
+  }
+  CHECK(datagrams >= 1);          // it did answer the hello
+  CHECK(sent <= 3 * hello_size);  // and never more than three times it
+  CHECK(server.stats().amplification_limited > 0);
+}
+
+TEST_CASE("a validated address lifts the limit: a transfer completes without a Retry") {
+  // The simulation's server is accepted without a Retry: the client's first packet to the
+  // server's own ID validates it, and 4 MiB must then flow.
+  ConnectionConfig config;
+  Simulation sim(config, config, milliseconds(10), {}, 7);
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::optional<std::uint64_t> stream;
+  std::array<std::byte, 70000> out{};
+  const bool done = sim.run(
+      std::chrono::seconds(30),
+      [&](Simulation& s) { return s.server() != nullptr && received >= 64; },
+      [&](Simulation& s) {
+        if (!stream) stream = s.client().open_stream();
+        if (stream && sent < 64 &&
+            s.client().send_message(*stream, message(0, sent, 65536)) == AppendStatus::accepted) {
+          ++sent;
+        }
+        if (s.server() != nullptr && stream) {
+          while (s.server()->read_message(*stream, out)) ++received;
+        }
+      });
+  CHECK(done);
+  REQUIRE(sim.server() != nullptr);
+  CHECK(sim.server()->address_validated());
+}
