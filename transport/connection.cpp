@@ -571,10 +571,20 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
                                  proto::varint_size(packet.room());
       std::uint64_t max_bytes = packet.room() - fields;
       if (stream.send.bytes_lost() == 0) {
-        // New data needs credit from the stream and from the connection.
+        // New data needs credit from the stream and from the connection. A message starts
+        // only when the connection credit not promised to started messages covers it.
+        if (stream.message_remaining == 0 && stream.send.bytes_unsent() > 0) {
+          const std::uint64_t length = *stream.send.message_end_after(sent_before) - sent_before;
+          if (connection_send_credit_.available() < reserved_credit_ + length) {
+            ++stats_.flow_control_stalls;
+            break;
+          }
+          stream.message_remaining = length;
+          reserved_credit_ += length;
+        }
         const std::uint64_t stream_credit =
             stream.send_credit.limit() > sent_before ? stream.send_credit.limit() - sent_before : 0;
-        const std::uint64_t credit = std::min(stream_credit, connection_send_credit_.available());
+        const std::uint64_t credit = std::min(stream_credit, stream.message_remaining);
         if (credit < max_bytes && stream.send.bytes_unsent() > credit) ++stats_.flow_control_stalls;
         max_bytes = std::min(max_bytes, credit);
       }
@@ -592,6 +602,8 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       stream.send.copy_out(chunk->offset, *data);
       const std::uint64_t fresh = stream.send.highest_sent() - sent_before;
       connection_send_credit_.consume(fresh);
+      stream.message_remaining -= fresh;
+      reserved_credit_ -= fresh;
       stats_.stream_bytes_sent += fresh;
       if (chunk->retransmission) stats_.stream_bytes_retransmitted += chunk->length;
       stream_bytes += chunk->length;

@@ -197,6 +197,11 @@ class Connection {
   SendCredit connection_send_credit_;
   ReceiveCredit connection_receive_credit_;
   std::uint64_t connection_bytes_sent_ = 0;  // highest offsets sent, summed over streams
+  // Connection credit promised to messages already started. The peer delivers whole
+  // messages only, so a message starts only when the credit left covers it and every
+  // other started message: partial messages can then never use up the window between them
+  // and stall for good.
+  std::uint64_t reserved_credit_ = 0;
   std::uint64_t connection_bytes_received_ = 0;
   bool max_data_due_ = false;
 

@@ -168,6 +168,12 @@ void SendBuffer::grow_ring(std::size_t needed) {
   ring_size_ = size;
 }
 
+std::optional<std::uint64_t> SendBuffer::message_end_after(std::uint64_t offset) const {
+  const auto next_end = std::upper_bound(message_ends_.begin(), message_ends_.end(), offset);
+  if (next_end == message_ends_.end()) return std::nullopt;
+  return *next_end;
+}
+
 std::uint64_t SendBuffer::cut(std::uint64_t offset, std::uint64_t max_bytes,
                               bool& message_end) const {
   const auto next_end = std::upper_bound(message_ends_.begin(), message_ends_.end(), offset);

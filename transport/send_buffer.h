@@ -92,6 +92,9 @@ class SendBuffer {
   [[nodiscard]] std::uint64_t bytes_lost() const noexcept { return lost_bytes_; }
   // One past the highest offset handed out by next_chunk(): what credit must cover.
   [[nodiscard]] std::uint64_t highest_sent() const noexcept { return sent_end_; }
+  // One past the last byte of the message holding byte `offset`; nullopt when `offset` is
+  // at or past the end of what was appended.
+  [[nodiscard]] std::optional<std::uint64_t> message_end_after(std::uint64_t offset) const;
   // Offset of the next appended byte.
   [[nodiscard]] std::uint64_t end_offset() const noexcept { return end_; }
   // Every byte below this is acknowledged and released.

@@ -27,6 +27,9 @@ struct StreamState {
   ReceiveCredit receive_credit;  // MAX_STREAM_DATA we send
   bool max_stream_data_due = false;
   bool blocked_due = false;  // a STREAM_DATA_BLOCKED to send
+  // Bytes of the message being sent for the first time that are still unsent: connection
+  // credit held for it (Connection::reserved_credit_).
+  std::uint64_t message_remaining = 0;
 };
 
 }  // namespace dwcp::transport

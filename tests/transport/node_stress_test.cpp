@@ -72,10 +72,10 @@ TEST_CASE("1000 concurrent streams on one connection each arrive byte-exact and 
   ConnectionConfig connection;
   connection.params.initial_max_streams = kStreams;
   // The receiver hands out whole messages only and grants connection credit as they are
-  // read, so its window must hold a partial message on every stream at once: with the
-  // default 1 MiB, 1000 streams each holding part of a message of up to 3000 bytes fill
-  // it, no message completes, and the transfer stalls for good.
-  connection.params.initial_max_data = 8 << 20;
+  // read. 1000 streams with messages of up to 3000 bytes could fill a 256 KiB window with
+  // partial messages and stall for good, unless the sender starts a message only when the
+  // credit covers it (Connection's reserved credit): a small window proves it does.
+  connection.params.initial_max_data = 256 << 10;
   FaultConfig faults;
   faults.seed = 1000;
   faults.drop = 0.01;
