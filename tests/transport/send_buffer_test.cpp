@@ -298,3 +298,14 @@ TEST_CASE("a ring of megabytes (huge-page aligned) grows and wraps with every by
   }
   CHECK(buffer.allocated() == buffer.capacity());
 }
+
+TEST_CASE("message_end_after finds the end of the message holding an offset") {
+  SendBuffer buffer(1000);
+  REQUIRE(buffer.append(std::vector<std::byte>(10, std::byte{1})) == AppendStatus::accepted);
+  REQUIRE(buffer.append(std::vector<std::byte>(5, std::byte{2})) == AppendStatus::accepted);
+  CHECK(buffer.message_end_after(0) == 10);
+  CHECK(buffer.message_end_after(9) == 10);
+  CHECK(buffer.message_end_after(10) == 15);
+  CHECK(buffer.message_end_after(14) == 15);
+  CHECK_FALSE(buffer.message_end_after(15).has_value());
+}
