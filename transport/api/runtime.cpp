@@ -105,7 +105,7 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   if (dedicated) runtime->receiver_thread_ = std::thread([self] { self->receive_loop(); });
   if (io_cpu) {
     auto pinned = affinity::pin_thread(runtime->thread_, *io_cpu);
-    if (pinned && dedicated)
+    if (pinned && dedicated && receiver_cpu)
       pinned = affinity::pin_thread(runtime->receiver_thread_, *receiver_cpu);
     if (!pinned) {
       runtime->stop();
