@@ -584,9 +584,11 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
         }
         const std::uint64_t stream_credit =
             stream.send_credit.limit() > sent_before ? stream.send_credit.limit() - sent_before : 0;
-        const std::uint64_t credit = std::min(stream_credit, stream.message_remaining);
-        if (credit < max_bytes && stream.send.bytes_unsent() > credit) ++stats_.flow_control_stalls;
-        max_bytes = std::min(max_bytes, credit);
+        // A stall: the stream's credit, not the packet's room, cuts the message short.
+        if (stream_credit < std::min(max_bytes, stream.message_remaining)) {
+          ++stats_.flow_control_stalls;
+        }
+        max_bytes = std::min({max_bytes, stream_credit, stream.message_remaining});
       }
       auto chunk = stream.send.next_chunk(max_bytes);
       if (!chunk) break;
@@ -607,7 +609,16 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       stats_.stream_bytes_sent += fresh;
       if (chunk->retransmission) stats_.stream_bytes_retransmitted += chunk->length;
       stream_bytes += chunk->length;
-      sent.chunks[sent.chunk_count++] = {stream.id, chunk->offset, chunk->length, chunk->fin};
+      // Consecutive bytes of one stream (small messages back to back) share one record:
+      // the send buffer knows where the messages end, so a packet holds as many as fit.
+      StreamChunk* last = sent.chunk_count > 0 ? &sent.chunks[sent.chunk_count - 1] : nullptr;
+      if (last != nullptr && last->stream_id == stream.id && !last->fin &&
+          last->offset + last->length == chunk->offset) {
+        last->length += chunk->length;
+        last->fin = chunk->fin;
+      } else {
+        sent.chunks[sent.chunk_count++] = {stream.id, chunk->offset, chunk->length, chunk->fin};
+      }
       sent.ack_eliciting = true;
     }
     if (sent.chunk_count == SentPacket::kMaxChunks || packet.room() <= kStreamFrameOverhead) {

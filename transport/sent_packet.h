@@ -32,6 +32,7 @@ inline constexpr std::uint16_t kClose = 1u << 6;
 }  // namespace control_frame
 
 struct SentPacket {
+  // Stretches of different streams (or of one stream, not back to back) in one packet.
   static constexpr std::size_t kMaxChunks = 8;
 
   std::uint64_t packet_number = 0;
