@@ -168,15 +168,30 @@ void SendBuffer::grow_ring(std::size_t needed) {
   ring_size_ = size;
 }
 
+std::deque<std::uint64_t>::const_iterator SendBuffer::first_end_after(
+    std::uint64_t offset) const noexcept {
+  if (offset != sent_end_) {
+    return std::upper_bound(message_ends_.begin(), message_ends_.end(), offset);
+  }
+  // The send cursor only moves forward, as sent_end_ does.
+  send_cursor_ = std::max(send_cursor_, ends_released_);
+  auto it = message_ends_.begin() + static_cast<std::ptrdiff_t>(send_cursor_ - ends_released_);
+  while (it != message_ends_.end() && *it <= offset) {
+    ++it;
+    ++send_cursor_;
+  }
+  return it;
+}
+
 std::optional<std::uint64_t> SendBuffer::message_end_after(std::uint64_t offset) const {
-  const auto next_end = std::upper_bound(message_ends_.begin(), message_ends_.end(), offset);
+  const auto next_end = first_end_after(offset);
   if (next_end == message_ends_.end()) return std::nullopt;
   return *next_end;
 }
 
 std::uint64_t SendBuffer::cut(std::uint64_t offset, std::uint64_t max_bytes,
                               bool& message_end) const {
-  const auto next_end = std::upper_bound(message_ends_.begin(), message_ends_.end(), offset);
+  const auto next_end = first_end_after(offset);
   message_end = next_end != message_ends_.end() && *next_end - offset <= max_bytes;
   return message_end ? *next_end - offset : max_bytes;
 }
@@ -249,6 +264,7 @@ void SendBuffer::on_acked(std::uint64_t offset, std::uint64_t length, bool fin) 
 void SendBuffer::release_message_ends() noexcept {
   while (!message_ends_.empty() && message_ends_.front() <= acked_floor_) {
     message_ends_.pop_front();
+    ++ends_released_;
   }
 }
 

@@ -126,6 +126,9 @@ class SendBuffer {
   void release_acked_prefix();
   // Drops the message ends at or below the acknowledged prefix.
   void release_message_ends() noexcept;
+  // The first message end above `offset`, or message_ends_.end().
+  [[nodiscard]] std::deque<std::uint64_t>::const_iterator first_end_after(
+      std::uint64_t offset) const noexcept;
 
   std::size_t capacity_;
   struct FreeRing {
@@ -141,6 +144,11 @@ class SendBuffer {
   std::uint64_t end_ = 0;
   std::deque<std::uint64_t> message_ends_;  // one past each message's last byte, ascending,
                                             // only those above acked_floor_
+  // New data is sent in order: the first message end above sent_end_, as an index counted
+  // from the first end ever appended (ends_released_ of them are gone), saves a search per
+  // chunk when messages are small.
+  std::uint64_t ends_released_ = 0;
+  mutable std::uint64_t send_cursor_ = 0;
   RangeMap acked_;  // acknowledged ranges above acked_floor_ (never touching it)
   RangeMap lost_;   // due again, none acknowledged
   std::uint64_t lost_bytes_ = 0;
