@@ -99,6 +99,19 @@ void IdleStrategy::idle(bool did_work, std::optional<Instant> deadline, Instant 
   }
 }
 
+bool IdleStrategy::would_block(bool did_work, Instant now) const noexcept {
+  if (did_work) return false;
+  switch (mode_) {
+    case IdleMode::spin:
+      return false;
+    case IdleMode::backoff:
+      return idle_since_ && now - *idle_since_ >= kSpinTime + kYieldTime;
+    case IdleMode::block:
+      return true;
+  }
+  return false;
+}
+
 void IdleStrategy::block(std::optional<Instant> deadline, Instant now) noexcept {
   // Sleeping flag first, then the signal count (both sequentially consistent): a wake()
   // either sees the flag and signals the eventfd, or its count is seen here.

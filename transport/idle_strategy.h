@@ -53,6 +53,8 @@ class IdleStrategy {
   // The pass is over. `did_work` resets the backoff. `deadline`: the earliest timer;
   // a block never outlasts it.
   void idle(bool did_work, std::optional<Instant> deadline, Instant now) noexcept;
+  // Whether idle(did_work, ..., now) would block now.
+  [[nodiscard]] bool would_block(bool did_work, Instant now) const noexcept;
   // Any thread: the loop has work; ends a blocking wait or keeps the next one from starting.
   void wake() noexcept;
 

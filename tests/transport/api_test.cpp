@@ -225,6 +225,15 @@ TEST_CASE("a full queue reports back-pressure; nothing accepted is lost") {
     }
     return read == accepted;
   }));
+  if (read != accepted) {
+    const auto c = pair.client_side.stats();
+    const auto sv = pair.server_side.stats();
+    MESSAGE("client: sent ", c.packets_sent, " buffered ", c.send_buffered_bytes, " inflight ",
+            c.bytes_in_flight, " stalls ", c.flow_control_stalls, " pto ", c.probe_timeouts,
+            "; server: received ", sv.packets_received, " buffered ", sv.receive_buffered_bytes,
+            " sent ", sv.packets_sent, "; client queued ", stream.queued_bytes(), " server ring ",
+            incoming ? incoming.received_bytes() : 0);
+  }
   CHECK(read == accepted);
   CHECK(mismatches == 0);
 }

@@ -6,6 +6,7 @@
 
 #include "affinity/cpu_set.h"
 #include "affinity/pinning.h"
+#include "transport/api/fence.h"
 
 namespace dwcp::detail {
 namespace {
@@ -184,8 +185,11 @@ void Runtime::run() {
     idle_->begin_pass();
     const Instant now = MonotonicClock::now();
     std::optional<Instant> deadline;
-    const bool did_work = pass(now, deadline);
-    idle_->idle(did_work, deadline, MonotonicClock::now());
+    bool did_work = pass(now, deadline);
+    const Instant after = MonotonicClock::now();
+    // Before sleeping, stop polling idle streams (they ring again when they get data).
+    if (idle_->would_block(did_work, after) && quiesce()) did_work = true;
+    idle_->idle(did_work, deadline, after);
   }
   shut_down();
 }
@@ -211,6 +215,12 @@ void Runtime::shut_down() {
     channel->core = nullptr;
     notify(*channel);
   }
+  // The channels hold the runtime: letting go of them breaks the cycle, and the last
+  // handle frees the rest.
+  channels_.clear();
+  active_.clear();
+  std::shared_ptr<ConnectionChannel> unclaimed;
+  while (accepted_.try_pop(unclaimed)) unclaimed.reset();
   Command command;
   while (commands_.try_pop(command)) {
     if (command.connection) {
@@ -291,22 +301,13 @@ bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
   if (rescan_.exchange(false, std::memory_order_acq_rel)) {
     for (auto& channel : channels_) {
       if (channel->core == nullptr) continue;
-      for (auto& [id, handle] : channel->streams) {
-        StreamChannel& stream = StreamAccess::channel_of(handle);
-        stream.doorbell.store(false, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        did_work |= pump_outbound(*channel, stream);
-      }
+      for (auto& [id, handle] : channel->streams)
+        activate(*channel, StreamAccess::channel_of(handle));
     }
   }
-  if (!blocked_.empty()) {
-    // pump_outbound() lists a stream again if it is still blocked.
-    retry_.swap(blocked_);
-    for (const BlockedStream& blocked : retry_) {
-      blocked.stream->send_blocked = false;
-      did_work |= pump_outbound(*blocked.connection, *blocked.stream);
-    }
-    retry_.clear();
+  // Streams with messages coming are polled on every pass, without doorbells.
+  for (std::size_t i = 0; i < active_.size(); ++i) {
+    did_work |= pump_outbound(*active_[i].connection, *active_[i].stream);
   }
   const transport::NodeCounters before = node_->counters();
   deadline = node_->poll(now);
@@ -362,8 +363,7 @@ void Runtime::handle(Command& command, Instant now) {
       if (channel.core == nullptr) return;
       StreamChannel& stream = *command.stream;
       if (!channel.streams.contains(stream.id)) return;
-      stream.doorbell.store(false, std::memory_order_seq_cst);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      activate(channel, stream);
       pump_outbound(channel, stream);
       return;
     }
@@ -389,6 +389,40 @@ void Runtime::handle(Command& command, Instant now) {
   }
 }
 
+void Runtime::activate(ConnectionChannel& channel, StreamChannel& stream) {
+  stream.doorbell.store(true, std::memory_order_relaxed);
+  if (stream.active) return;
+  stream.active = true;
+  active_.push_back({&channel, &stream});
+}
+
+bool Runtime::quiesce() {
+  // Streams with nothing queued leave the polled set; their doorbells are cleared, so the
+  // next message rings. One fence for all of them pairs with the fence in Stream::send:
+  // either the re-check below sees the message, or the app sees the flag cleared and rings.
+  bool cleared = false;
+  for (const ActiveStream& a : active_) {
+    if (a.stream->outbound.peek().empty()) {
+      a.stream->doorbell.store(false, std::memory_order_relaxed);
+      cleared = true;
+    }
+  }
+  if (!cleared) return false;
+  full_fence();
+  bool found = false;
+  std::erase_if(active_, [&found](const ActiveStream& a) {
+    if (a.stream->doorbell.load(std::memory_order_relaxed)) return false;  // rang meanwhile
+    if (!a.stream->outbound.peek().empty()) {
+      a.stream->doorbell.store(true, std::memory_order_relaxed);
+      found = true;
+      return false;
+    }
+    a.stream->active = false;
+    return true;
+  });
+  return found;
+}
+
 bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
   transport::Connection& core = *channel.core;
   bool moved = false;
@@ -396,11 +430,9 @@ bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
     const auto message = stream.outbound.peek();
     if (message.empty()) break;
     const auto status = core.send_message(stream.id, message);
+    // Back-pressured: the stream stays active and is tried again on every pass.
     if (status == transport::AppendStatus::back_pressured) {
-      if (!stream.send_blocked) {
-        stream.send_blocked = true;
-        blocked_.push_back({&channel, &stream});
-      }
+      activate(channel, stream);
       return moved;
     }
     // accepted, or an error the app side already ruled out (then the connection is gone
@@ -453,8 +485,8 @@ bool Runtime::deliver_stream(ConnectionChannel& channel, Stream& handle) {
     } else {
       auto room = stream.inbound.try_claim(*size);
       if (room.empty()) {
-        stream.delivery_paused.store(true, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        stream.delivery_paused.store(true, std::memory_order_relaxed);
+        full_fence();
         // The app may have emptied the ring between the claim and the flag.
         room = stream.inbound.try_claim(*size);
         if (room.empty()) break;
@@ -533,7 +565,7 @@ void Runtime::forget_closed() {
     channel->core = nullptr;
     notify(*channel);
   }
-  std::erase_if(blocked_, [](const BlockedStream& b) { return b.connection->core == nullptr; });
+  std::erase_if(active_, [](const ActiveStream& a) { return a.connection->core == nullptr; });
   std::erase_if(channels_, [](const auto& channel) { return channel->core == nullptr; });
   node_->forget_closed();
 }

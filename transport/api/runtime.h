@@ -54,8 +54,9 @@ struct StreamChannel {
   const std::uint64_t id;
   lockfree::SpscByteRing outbound;  // app → I/O thread: messages to send
   lockfree::SpscByteRing inbound;   // I/O thread → app: whole received messages
-  // Set by the app when it queues a message and finds it clear; the I/O thread clears it
-  // before draining. At most one doorbell command is in flight per stream.
+  // Set while the I/O thread polls the stream's outbound ring on every pass; the app sends
+  // a doorbell command when it queues a message and finds it clear. The I/O thread clears
+  // it only before it sleeps, for streams with nothing queued (Runtime::quiesce()).
   std::atomic<bool> doorbell{false};
   std::atomic<bool> finish_requested{false};  // the app called finish(): no more send()
   // The I/O thread found the inbound ring full; the app's next release() asks it to go on.
@@ -65,7 +66,7 @@ struct StreamChannel {
 
   // I/O thread only.
   bool finish_passed = false;  // finish_stream() given to the connection
-  bool send_blocked = false;   // the connection's send buffer was full
+  bool active = false;         // in Runtime::active_: polled on every pass
 };
 
 enum class ChannelStatus : std::uint8_t { connecting, established, closing, closed };
@@ -156,7 +157,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   }
 
  private:
-  struct BlockedStream {
+  struct ActiveStream {
     ConnectionChannel* connection;
     StreamChannel* stream;
   };
@@ -184,6 +185,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool run_commands(Instant now);
   void handle(Command& command, Instant now);
   bool pump_outbound(ConnectionChannel& channel, StreamChannel& stream);
+  void activate(ConnectionChannel& channel, StreamChannel& stream);
+  bool quiesce();
   bool deliver(ConnectionChannel& channel);
   bool deliver_stream(ConnectionChannel& channel, Stream& handle);
   std::map<std::uint64_t, Stream>::iterator add_peer_stream(ConnectionChannel& channel,
@@ -218,8 +221,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
 
   // I/O thread only.
   std::vector<std::shared_ptr<ConnectionChannel>> channels_;
-  std::vector<BlockedStream> blocked_;           // streams waiting for send-buffer room
-  std::vector<BlockedStream> retry_;             // blocked_ as the pass found it
+  std::vector<ActiveStream> active_;             // streams whose outbound rings are polled
   std::vector<std::byte> scratch_;               // on_message delivery
   std::vector<transport::RxDatagram> received_;  // dedicated mode: a batch from the receiver
   std::vector<std::uint32_t> received_slots_;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "transport/api/fence.h"
 #include "transport/api/runtime.h"
 
 namespace dwcp {
@@ -30,6 +31,14 @@ std::string_view to_string(SendStatus status) noexcept {
 
 std::uint64_t Stream::id() const noexcept {
   return channel_ ? channel_->id : 0;
+}
+
+std::size_t Stream::queued_bytes() const noexcept {
+  return channel_ ? channel_->outbound.used_bytes() : 0;
+}
+
+std::size_t Stream::received_bytes() const noexcept {
+  return channel_ ? channel_->inbound.used_bytes() : 0;
 }
 
 std::size_t Stream::max_message_size() const noexcept {
@@ -80,10 +89,11 @@ SendStatus Stream::commit(std::size_t size) {
 }
 
 void Stream::ring_doorbell() {
-  // The commit above, then the flag (a fence between, paired with the I/O thread's clear
-  // of the flag before it drains): either the I/O thread's drain sees the message, or this
-  // thread sees the flag cleared and sends a doorbell.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // The commit above, then the flag (a fence between, paired with the fence after the I/O
+  // thread clears the flag): either the I/O thread's re-check sees the message, or this
+  // thread sees the flag cleared and sends a doorbell. The flag stays set while the I/O
+  // thread polls the stream, so this line is read, not fought over.
+  detail::full_fence();
   if (channel_->doorbell.load(std::memory_order_relaxed)) return;
   if (channel_->doorbell.exchange(true, std::memory_order_acq_rel)) return;
   Command command;
@@ -112,7 +122,7 @@ std::span<const std::byte> Stream::peek() {
 void Stream::release() {
   if (!channel_) return;
   channel_->inbound.release();
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  detail::full_fence();
   // The I/O thread retries delivery on every pass; it only needs waking.
   if (channel_->delivery_paused.load(std::memory_order_relaxed) &&
       channel_->delivery_paused.exchange(false)) {

@@ -66,6 +66,11 @@ class Stream {
   // The peer finished the stream and every message was received.
   [[nodiscard]] bool at_end();
 
+  // Bytes of messages queued on this stream that the I/O thread has not yet taken, and of
+  // received messages waiting for receive().
+  [[nodiscard]] std::size_t queued_bytes() const noexcept;
+  [[nodiscard]] std::size_t received_bytes() const noexcept;
+
   // Largest message send() takes now.
   [[nodiscard]] std::size_t max_message_size() const noexcept;
 
