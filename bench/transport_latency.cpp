@@ -17,9 +17,12 @@
 //   --poll yield  (spin, backoff) the client yields between polls: a spin-mode ping-pong runs
 //                 three busy threads (two I/O threads and the client), and on a machine with
 //                 two cores one of them always waits for the scheduler
+//   --poll callback  the client, too, answers from its I/O thread (on_message): it timestamps
+//                 each echo and sends the next ping there; the main thread sleeps. Two busy
+//                 threads in spin mode, as with sockperf
 //
 //   transport_latency [--idle spin|backoff|block] [--server-idle M] [--client-idle M]
-//                     [--poll spin|yield] [--rounds N] [--warmup N] [--size BYTES]
+//                     [--poll spin|yield|callback] [--rounds N] [--warmup N] [--size BYTES]
 //                     [--seconds S] [--json]
 #include <algorithm>
 #include <atomic>
@@ -51,14 +54,15 @@ struct Options {
   std::size_t size = 64;
   double seconds = 20;  // the whole measurement stops here, however many rounds are done
   bool json = false;
-  bool yield = false;  // --poll yield: the spinning client yields between polls
+  bool yield = false;     // --poll yield: the spinning client yields between polls
+  bool callback = false;  // --poll callback: the client answers from its I/O thread
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "transport_latency: %s\nusage: transport_latency "
                "[--idle spin|backoff|block] [--server-idle M] [--client-idle M] [--poll "
-               "spin|yield] [--rounds N] [--warmup N] [--size "
+               "spin|yield|callback] [--rounds N] [--warmup N] [--size "
                "BYTES] [--seconds S] "
                "[--json]\n",
                why);
@@ -93,8 +97,11 @@ Options parse(int argc, char** argv) {
     }
     if (flag == "--poll") {
       const std::string_view how = value;
-      if (how != "spin" && how != "yield") usage("--poll takes spin or yield");
+      if (how != "spin" && how != "yield" && how != "callback") {
+        usage("--poll takes spin, yield or callback");
+      }
       o.yield = how == "yield";
+      o.callback = how == "callback";
       continue;
     }
     if (flag == "--rounds") {
@@ -153,7 +160,55 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "transport_latency: server: %s\n", server.error().c_str());
     return 1;
   }
-  auto client = dwcp::Node::start(node_options(options.client_idle.value_or(options.idle)));
+  // --poll callback: the client's I/O thread times each echo and sends the next ping.
+  // Each ping carries its round and its send time; the RTTs go to `rtts_us`, which only
+  // the client's I/O thread touches until `callback_done` is set.
+  std::vector<double> rtts_us;
+  rtts_us.reserve(options.rounds);
+  std::atomic<bool> callback_done{false};
+  std::atomic<std::uint64_t> callback_mismatches{0};
+  std::uint64_t callback_round = 0;
+  std::uint64_t callback_warmed = 0;
+  const auto callback_began = Clock::now();
+  dwcp::NodeOptions client_options = node_options(options.client_idle.value_or(options.idle));
+  if (options.callback) {
+    client_options.on_message = [&](dwcp::Stream& stream, std::span<const std::byte> bytes) {
+      const auto now = Clock::now();
+      std::uint64_t round = 0;
+      std::int64_t sent_ns = 0;
+      if (bytes.size() < 16) {
+        callback_mismatches.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      std::memcpy(&round, bytes.data(), sizeof round);
+      std::memcpy(&sent_ns, bytes.data() + 8, sizeof sent_ns);
+      if (round != callback_round) callback_mismatches.fetch_add(1, std::memory_order_relaxed);
+      const double rtt = std::chrono::duration<double, std::micro>(
+                             now.time_since_epoch() - std::chrono::nanoseconds(sent_ns))
+                             .count();
+      if (callback_warmed < options.warmup && now < callback_began + std::chrono::seconds(1)) {
+        ++callback_warmed;
+      } else {
+        rtts_us.push_back(rtt);
+      }
+      if (rtts_us.size() >= options.rounds) {
+        callback_done.store(true, std::memory_order_release);
+        return;
+      }
+      ++callback_round;
+      std::vector<std::byte> next(bytes.begin(), bytes.end());
+      const std::int64_t stamp =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+              .count();
+      std::memcpy(next.data(), &callback_round, sizeof callback_round);
+      std::memcpy(next.data() + 8, &stamp, sizeof stamp);
+      if (stream.send(next) != dwcp::SendStatus::accepted) {
+        callback_mismatches.fetch_add(1, std::memory_order_relaxed);
+        callback_done.store(true, std::memory_order_release);
+      }
+    };
+  }
+  auto client = dwcp::Node::start(client_options);
   if (!client) {
     std::fprintf(stderr, "transport_latency: client: %s\n", client.error().c_str());
     return 1;
@@ -172,8 +227,6 @@ int main(int argc, char** argv) {
   dwcp::Stream stream = *opened;
 
   std::vector<std::byte> ping(options.size, std::byte{0x5a});
-  std::vector<double> rtts_us;
-  rtts_us.reserve(options.rounds);
   const auto began = Clock::now();
   const auto seconds =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
@@ -186,7 +239,27 @@ int main(int argc, char** argv) {
   bool timed_out = false;
   const char* failure = nullptr;
 
-  for (std::uint64_t round = 0; rtts_us.size() < options.rounds; ++round) {
+  if (options.callback) {
+    // The first ping leaves from here; the client's I/O thread sends every later one.
+    const std::uint64_t first = 0;
+    const std::int64_t stamp =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+            .count();
+    std::memcpy(ping.data(), &first, sizeof first);
+    std::memcpy(ping.data() + 8, &stamp, sizeof stamp);
+    if (ping.size() < 16 || stream.send(ping) != dwcp::SendStatus::accepted) {
+      failure = "the first ping was refused (--size must be at least 16)";
+    }
+    while (failure == nullptr && !callback_done.load(std::memory_order_acquire)) {
+      if (Clock::now() > deadline) {
+        timed_out = true;
+        break;
+      }
+      connection.wait(connection.events(), 10ms);
+    }
+    mismatches = callback_mismatches.load();
+  }
+  for (std::uint64_t round = 0; !options.callback && rtts_us.size() < options.rounds; ++round) {
     std::memcpy(ping.data(), &round, sizeof round);
     const auto start = Clock::now();
     if (start > deadline) {
@@ -239,7 +312,7 @@ int main(int argc, char** argv) {
 
   const auto stats = connection.stats();
   connection.close();
-  (*client)->stop();
+  (*client)->stop();  // after this the client's I/O thread no longer touches rtts_us
   (*server)->stop();
 
   if (failure != nullptr) {
@@ -260,7 +333,8 @@ int main(int argc, char** argv) {
   const double p999 = percentile(rtts_us, 0.999);
   const double mean = sum / static_cast<double>(rtts_us.size());
   const std::string idle(dwcp::transport::to_string(options.idle));
-  const char* poll = spin ? (options.yield ? "yield" : "spin") : "wait";
+  const char* poll =
+      options.callback ? "callback" : (spin ? (options.yield ? "yield" : "spin") : "wait");
   if (options.json) {
     std::printf(
         "{\"bench\": \"transport_latency\", \"idle\": \"%s\", \"poll\": \"%s\", \"size\": %zu, "
