@@ -90,12 +90,20 @@ void Node::forget_closed() {
 }
 
 std::optional<Instant> Node::poll(Instant now) {
+  receive(now);
+  return send(now);
+}
+
+void Node::receive(Instant now) {
   receive_batch(now);
   for (auto& entry : entries_) {
     Connection& connection = *entry->connection;
     const auto timer = connection.next_timer();
     if (timer && *timer <= now) connection.on_timer(now);
   }
+}
+
+std::optional<Instant> Node::send(Instant now) {
   send_all(now);
   std::optional<Instant> earliest;
   for (const auto& entry : entries_) {

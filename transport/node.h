@@ -71,6 +71,11 @@ class Node {
   // Receives what is waiting, runs due timers, sends what is due. Returns the earliest
   // time poll() has work without new datagrams (timers, pacing), if any.
   std::optional<Instant> poll(Instant now);
+  // poll() in two halves, for a caller that answers received messages in between, so the
+  // answers leave with the ACKs in the same packets: receive() reads the socket and runs
+  // due timers; send() sends what is due and returns what poll() returns.
+  void receive(Instant now);
+  std::optional<Instant> send(Instant now);
 
   // Datagrams another thread received from the node's socket (receive_from_socket off):
   // handled as poll() handles its own; ACKs due go out with the next poll().

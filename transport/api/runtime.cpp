@@ -310,14 +310,22 @@ bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
     did_work |= pump_outbound(*active_[i].connection, *active_[i].stream);
   }
   const transport::NodeCounters before = node_->counters();
-  deadline = node_->poll(now);
+  node_->receive(now);
+  // Received messages go to the app (or to on_message) before sending, so that answers
+  // given in the callbacks leave in the same packets as the ACKs and credit updates.
+  for (auto& channel : channels_) {
+    if (channel->core != nullptr) did_work |= deliver(*channel);
+  }
+  for (std::size_t i = 0; i < active_.size(); ++i) {
+    did_work |= pump_outbound(*active_[i].connection, *active_[i].stream);
+  }
+  deadline = node_->send(now);
   const transport::NodeCounters& after = node_->counters();
   did_work |= after.datagrams_received != before.datagrams_received ||
               after.datagrams_sent != before.datagrams_sent;
   bool any_closed = false;
   for (auto& channel : channels_) {
     if (channel->core == nullptr) continue;
-    did_work |= deliver(*channel);
     if (channel->close_requested) check_graceful_close(*channel, now);
     publish(*channel, now, false);
     any_closed |= channel->core->state() == ConnectionState::closed;
