@@ -148,6 +148,8 @@ class Connection {
   [[nodiscard]] const proto::ConnectionId& remote_id() const noexcept { return remote_id_; }
   [[nodiscard]] std::size_t max_datagram_size() const noexcept { return max_datagram_size_; }
   [[nodiscard]] bool address_validated() const noexcept { return address_validated_; }
+  // Packets taken as new (duplicates and undecodable ones excluded): stats().packets_received.
+  [[nodiscard]] std::uint64_t packets_received() const noexcept { return stats_.packets_received; }
   [[nodiscard]] const proto::TransportParameters& peer_params() const noexcept {
     return peer_params_;
   }

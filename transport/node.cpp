@@ -183,8 +183,11 @@ void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddr
     }
     Entry* entry = find_entry(packet->header.dcid);
     if (entry != nullptr) {
-      entry->peer = from;  // follows a peer whose address or port changed
+      const std::uint64_t taken = entry->connection->packets_received();
       entry->connection->receive(*packet, datagram.size(), now);
+      // Follow a peer whose address or port changed, but only for a packet the connection
+      // took as new: a replayed copy sent from elsewhere must not redirect the connection.
+      if (entry->connection->packets_received() != taken) entry->peer = from;
       touched_.push_back(entry);
     } else if (packet->header.type == proto::PacketType::initial) {
       accept_initial(*packet, datagram.size(), from, now);

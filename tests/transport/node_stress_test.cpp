@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -300,4 +301,59 @@ TEST_CASE("a message larger than the peer's window is refused, not left to stall
       }));
   CHECK(*got == fits.size());
   CHECK(buffer == fits);
+}
+
+TEST_CASE("a replayed packet sent from another address does not redirect the connection") {
+  auto client_socket = loopback_backend();
+  auto server_socket = loopback_backend();
+  TapBackend tap(*client_socket, 1, 256);
+  NodeConfig server_config;
+  server_config.accept_connections = true;
+  Node client_node(tap, NodeConfig{});
+  Node server_node(*server_socket, server_config);
+  Connection* server = nullptr;
+  server_node.on_accept([&](Connection& c, const SocketAddress&) {
+    server = &c;
+    return true;
+  });
+  const SocketAddress address = server_socket->local_address();
+  Connection& client = client_node.connect(address, MonotonicClock::now());
+  const auto deadline = MonotonicClock::now() + seconds(10);
+  // Polls both nodes until `done()` (called once per round: it may consume) or the deadline.
+  auto poll_until = [&](auto&& done) {
+    for (;;) {
+      if (done()) return true;
+      if (MonotonicClock::now() >= deadline) return false;
+      client_node.poll(MonotonicClock::now());
+      server_node.poll(MonotonicClock::now());
+    }
+  };
+  REQUIRE(poll_until([&] {
+    return client.state() == ConnectionState::established && server != nullptr &&
+           server->state() == ConnectionState::established;
+  }));
+  const auto stream = client.open_stream();
+  REQUIRE(stream);
+  const Bytes hello(100, std::byte{7});
+  REQUIRE(client.send_message(*stream, hello) == AppendStatus::accepted);
+  Bytes buffer(1000);
+  REQUIRE(poll_until([&] { return server->read_message(*stream, buffer).has_value(); }));
+  REQUIRE_FALSE(tap.captured().empty());
+  for (int i = 0; i < 20; ++i) {  // whatever is still in flight lands first
+    client_node.poll(MonotonicClock::now());
+    server_node.poll(MonotonicClock::now());
+  }
+
+  // An old packet of the client's, sent again from another socket.
+  const RawClient raw;
+  const std::uint64_t duplicates = server->stats().duplicate_packets;
+  REQUIRE(raw.send_to(address, tap.captured().back()));
+  REQUIRE(poll_until([&] { return server->stats().duplicate_packets > duplicates; }));
+
+  // The server's next message still goes to the client, and nothing to the replayer.
+  const Bytes answer(50, std::byte{9});
+  REQUIRE(server->send_message(*stream, answer) == AppendStatus::accepted);
+  CHECK(poll_until([&] { return client.read_message(*stream, buffer) == answer.size(); }));
+  std::array<std::byte, 2048> stray{};
+  CHECK(recv(raw.fd(), stray.data(), stray.size(), MSG_DONTWAIT) < 0);
 }
