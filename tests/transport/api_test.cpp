@@ -152,6 +152,34 @@ void transfer_on_four_streams(Pair& pair, std::uint64_t count) {
   CHECK(stats.smoothed_rtt.count() > 0);
 }
 
+// The peer's first stream, once it arrives, read in place and checked against message().
+struct CheckedReader {
+  CheckedReader(std::uint64_t id, std::size_t max) : stream_id(id), max_size(max) {}
+
+  std::uint64_t stream_id;  // the generator's stream number
+  std::size_t max_size;
+  Stream incoming;
+  std::uint64_t read = 0;
+  std::uint64_t mismatches = 0;
+
+  // Takes the stream if it arrived and reads what waits; false until the stream exists.
+  bool poll(Connection& connection) {
+    if (!incoming) {
+      if (auto s = connection.accept_stream()) incoming = *s;
+    }
+    if (!incoming) return false;
+    for (auto bytes = incoming.peek(); !bytes.empty(); bytes = incoming.peek()) {
+      const Bytes expected = message(stream_id, read++, max_size);
+      if (bytes.size() != expected.size() ||
+          std::memcmp(bytes.data(), expected.data(), bytes.size()) != 0) {
+        ++mismatches;
+      }
+      incoming.release();
+    }
+    return true;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("messages on several streams arrive whole, in order and byte-exact") {
@@ -206,36 +234,22 @@ TEST_CASE("a full queue reports back-pressure; nothing accepted is lost") {
   const auto server_stats = pair.server_side.stats();
   CHECK(server_stats.receive_buffered_bytes <= (std::uint64_t{1} << 20));
 
-  Stream incoming;
-  std::uint64_t read = 0;
-  std::uint64_t mismatches = 0;
+  CheckedReader reader(stream.id(), 8000);
   CHECK(wait_until(pair.server_side, [&] {
-    if (!incoming) {
-      if (auto s = pair.server_side.accept_stream()) incoming = *s;
-    }
-    if (incoming) {
-      for (auto bytes = incoming.peek(); !bytes.empty(); bytes = incoming.peek()) {
-        const Bytes expected = message(stream.id(), read++, 8000);
-        if (bytes.size() != expected.size() ||
-            std::memcmp(bytes.data(), expected.data(), bytes.size()) != 0) {
-          ++mismatches;
-        }
-        incoming.release();
-      }
-    }
-    return read == accepted;
+    reader.poll(pair.server_side);
+    return reader.read == accepted;
   }));
-  if (read != accepted) {
+  if (reader.read != accepted) {
     const auto c = pair.client_side.stats();
     const auto sv = pair.server_side.stats();
     MESSAGE("client: sent ", c.packets_sent, " buffered ", c.send_buffered_bytes, " inflight ",
             c.bytes_in_flight, " stalls ", c.flow_control_stalls, " pto ", c.probe_timeouts,
             "; server: received ", sv.packets_received, " buffered ", sv.receive_buffered_bytes,
             " sent ", sv.packets_sent, "; client queued ", stream.queued_bytes(), " server ring ",
-            incoming ? incoming.received_bytes() : 0);
+            reader.incoming ? reader.incoming.received_bytes() : 0);
   }
-  CHECK(read == accepted);
-  CHECK(mismatches == 0);
+  CHECK(reader.read == accepted);
+  CHECK(reader.mismatches == 0);
 }
 
 TEST_CASE("claim and commit hand over a message written in place") {
@@ -304,27 +318,13 @@ TEST_CASE("a graceful close delivers everything accepted before it; both ends cl
   pair.client_side.close();
   CHECK(stream.send(message(1, 0, 10)) == SendStatus::closed);
 
-  Stream incoming;
-  std::uint64_t read = 0;
-  std::uint64_t mismatches = 0;
+  CheckedReader reader(1, 4000);
   CHECK(wait_until(pair.server_side, [&] {
-    if (!incoming) {
-      if (auto s = pair.server_side.accept_stream()) incoming = *s;
-    }
-    if (incoming) {
-      for (auto bytes = incoming.peek(); !bytes.empty(); bytes = incoming.peek()) {
-        const Bytes expected = message(1, read++, 4000);
-        if (bytes.size() != expected.size() ||
-            std::memcmp(bytes.data(), expected.data(), bytes.size()) != 0) {
-          ++mismatches;
-        }
-        incoming.release();
-      }
-    }
-    return read == accepted && pair.server_side.status() == ConnectionStatus::closed;
+    reader.poll(pair.server_side);
+    return reader.read == accepted && pair.server_side.status() == ConnectionStatus::closed;
   }));
-  CHECK(read == accepted);
-  CHECK(mismatches == 0);
+  CHECK(reader.read == accepted);
+  CHECK(reader.mismatches == 0);
   CHECK(wait_until(pair.client_side,
                    [&] { return pair.client_side.status() == ConnectionStatus::closed; }));
   REQUIRE(pair.server_side.close_reason().has_value());
