@@ -66,7 +66,8 @@ struct NodeOptions {
   std::function<bool(Connection&)> on_accept;
   // Called on the I/O thread with each received message, in order per stream, instead of
   // queueing it for Stream::receive(). The bytes are valid during the call only. Must not
-  // block; it may call Stream::send().
+  // block; it may call Stream::send(). Messages taken here do not wake Connection::wait()
+  // (a stream's end, status changes and new streams still do).
   std::function<void(Stream&, std::span<const std::byte>)> on_message;
 };
 

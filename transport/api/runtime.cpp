@@ -458,7 +458,8 @@ bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
 }
 
 bool Runtime::deliver(ConnectionChannel& channel) {
-  bool delivered = false;
+  bool delivered = false;  // handed over, to on_message or to a ring
+  bool visible = false;    // something a thread in Connection::wait() can now see
   for (const std::uint64_t id : channel.core->readable_streams()) {
     auto found = channel.streams.find(id);
     if (found == channel.streams.end()) {
@@ -466,7 +467,9 @@ bool Runtime::deliver(ConnectionChannel& channel) {
       found = add_peer_stream(channel, id);
       if (found == channel.streams.end()) continue;
     }
-    delivered |= deliver_stream(channel, found->second);
+    const Delivery delivery = deliver_stream(channel, found->second);
+    delivered |= delivery != Delivery::none;
+    visible |= delivery == Delivery::to_ring;
   }
   // A FIN that arrives after the last message makes no stream readable: look for it.
   for (auto& [id, handle] : channel.streams) {
@@ -474,22 +477,25 @@ bool Runtime::deliver(ConnectionChannel& channel) {
     if (!stream.peer_finished.load(std::memory_order_relaxed) && is_peer_stream(channel, id) &&
         channel.core->stream_finished(id)) {
       stream.peer_finished.store(true, std::memory_order_release);
-      delivered = true;
+      delivered = visible = true;
     }
   }
-  if (delivered) notify(channel);
+  // Messages taken by on_message wake no one: a waiter would find nothing new to read, and
+  // a futex wake per message costs the I/O thread microseconds.
+  if (visible) notify(channel);
   return delivered;
 }
 
-bool Runtime::deliver_stream(ConnectionChannel& channel, Stream& handle) {
+Runtime::Delivery Runtime::deliver_stream(ConnectionChannel& channel, Stream& handle) {
   transport::Connection& core = *channel.core;
   StreamChannel& stream = StreamAccess::channel_of(handle);
-  bool delivered = false;
+  Delivery delivered = Delivery::none;
   while (auto size = core.next_message_size(stream.id)) {
     if (options_.on_message) {
       scratch_.resize(*size);
       core.read_message(stream.id, scratch_);
       options_.on_message(handle, std::span<const std::byte>(scratch_));
+      delivered = Delivery::to_callback;
     } else {
       auto room = stream.inbound.try_claim(*size);
       if (room.empty()) {
@@ -502,8 +508,8 @@ bool Runtime::deliver_stream(ConnectionChannel& channel, Stream& handle) {
       }
       core.read_message(stream.id, room);
       stream.inbound.commit();
+      delivered = Delivery::to_ring;
     }
-    delivered = true;
   }
   return delivered;
 }

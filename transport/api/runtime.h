@@ -187,8 +187,11 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool pump_outbound(ConnectionChannel& channel, StreamChannel& stream);
   void activate(ConnectionChannel& channel, StreamChannel& stream);
   bool quiesce();
+  // Hands received messages over; true if there were any.
   bool deliver(ConnectionChannel& channel);
-  bool deliver_stream(ConnectionChannel& channel, Stream& handle);
+  // Where a stream's messages went: the last one decides, as on_message is all or none.
+  enum class Delivery { none, to_callback, to_ring };
+  Delivery deliver_stream(ConnectionChannel& channel, Stream& handle);
   std::map<std::uint64_t, Stream>::iterator add_peer_stream(ConnectionChannel& channel,
                                                             std::uint64_t id);
   void check_graceful_close(ConnectionChannel& channel, Instant now);
