@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
               receiver_cpu * 1e9 / static_cast<double>(received));
   std::printf(
       "packets sent %llu, lost %llu, spurious %llu, retransmitted %llu bytes, srtt %.1f us, "
-      "cwnd %llu, pacing %.2f Gbit/s, send errors %llu\n",
+      "cwnd %llu, pacing %.2f Gbit/s, send errors %llu, flow-control stalls %llu\n",
       static_cast<unsigned long long>(stats.packets_sent),
       static_cast<unsigned long long>(stats.packets_lost),
       static_cast<unsigned long long>(stats.spurious_losses),
@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
       std::chrono::duration<double, std::micro>(stats.smoothed_rtt).count(),
       static_cast<unsigned long long>(stats.congestion_window),
       static_cast<double>(stats.pacing_rate) * 8 / 1e9,
-      static_cast<unsigned long long>(node.counters().send_errors));
+      static_cast<unsigned long long>(node.counters().send_errors),
+      static_cast<unsigned long long>(stats.flow_control_stalls));
   return received >= options.bytes ? 0 : 1;
 }

@@ -7,24 +7,25 @@ namespace dwcp::transport {
 Pacer::Pacer(std::uint64_t max_datagram_size, Instant now) noexcept
     : max_datagram_size_(max_datagram_size),
       quantum_(kMaxQuantum),
+      depth_(kMaxQuantum),
       tokens_(kMaxQuantum),
       last_refill_(now) {}
 
 void Pacer::set_rate(Bandwidth rate, Instant now) noexcept {
   refill(now);
   rate_ = rate;
-  quantum_ = rate == 0 ? kMaxQuantum
-                       : std::clamp(bytes_in(rate, std::chrono::milliseconds(1)),
-                                    2 * max_datagram_size_, kMaxQuantum);
-  tokens_ = std::min(tokens_, quantum_);
+  const std::uint64_t per_ms = rate == 0 ? 0 : bytes_in(rate, std::chrono::milliseconds(1));
+  quantum_ = rate == 0 ? kMaxQuantum : std::clamp(per_ms, 2 * max_datagram_size_, kMaxQuantum);
+  depth_ = std::max(quantum_, per_ms);
+  tokens_ = std::min(tokens_, depth_);
 }
 
 void Pacer::refill(Instant now) noexcept {
   if (now <= last_refill_) return;
   if (rate_ == 0) {
-    tokens_ = quantum_;
+    tokens_ = depth_;
   } else {
-    tokens_ = std::min(quantum_, tokens_ + bytes_in(rate_, now - last_refill_));
+    tokens_ = std::min(depth_, tokens_ + bytes_in(rate_, now - last_refill_));
   }
   last_refill_ = now;
 }

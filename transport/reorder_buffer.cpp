@@ -35,10 +35,23 @@ proto::TransportError close_code(ReorderError error) noexcept {
                                              : proto::TransportError::final_size_error;
 }
 
+namespace {
+
+// Bytes of one block in the slab: its data and its two bit arrays.
+constexpr std::size_t unit_bytes(std::size_t block_size) noexcept {
+  return block_size + 2 * (block_size / 8);
+}
+
+}  // namespace
+
 ReorderBuffer::ReorderBuffer(std::uint64_t offset_limit, std::size_t block_size)
     : block_size_(
           std::max(kBitsPerWord, (block_size + kBitsPerWord - 1) / kBitsPerWord * kBitsPerWord)),
-      limit_(offset_limit) {}
+      limit_(offset_limit),
+      // The blocks the initial window can fill, as spare_limit() counts them.
+      slab_(unit_bytes(block_size_),
+            static_cast<std::size_t>(std::min<std::uint64_t>(
+                offset_limit / block_size_ + 2 + kSpareBlocks, std::uint64_t{1} << 20))) {}
 
 void ReorderBuffer::set_offset_limit(std::uint64_t limit) noexcept {
   limit_ = std::max(limit_, limit);
@@ -75,14 +88,16 @@ ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
   if (index >= blocks_.size()) blocks_.resize(index + 1);
   Block& block = blocks_[index];
   if (!block.allocated() && !spare_.empty()) {
-    block = std::move(spare_.back());
+    block = spare_.back();
     spare_.pop_back();
   }
   if (!block.allocated()) {
     const std::size_t words = block_size_ / kBitsPerWord;
-    block.data = std::make_unique_for_overwrite<std::byte[]>(block_size_);
-    block.received = std::make_unique<std::uint64_t[]>(words);
-    block.ends = std::make_unique<std::uint64_t[]>(words);
+    std::byte* unit = slab_.allocate();
+    block.data = unit;
+    block.received = reinterpret_cast<std::uint64_t*>(unit + block_size_);
+    block.ends = block.received + words;
+    std::fill_n(block.received, 2 * words, 0);
   }
   return block;
 }
@@ -117,7 +132,7 @@ std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::by
           block.received[end / kBitsPerWord] = ~std::uint64_t{0};
           end += kBitsPerWord;
         }
-        std::memcpy(block.data.get() + i, from, end - i);
+        std::memcpy(block.data + i, from, end - i);
         fresh_bytes += end - i;
         block.received[word] |= mask;
         i = end;
@@ -199,7 +214,7 @@ std::optional<std::size_t> ReorderBuffer::read_message(std::span<std::byte> out)
     const Block* block = find_block(delivered_ + done);
     const std::size_t local = (delivered_ + done) % block_size_;
     const std::size_t run = std::min(block_size_ - local, size - done);
-    std::memcpy(out.data() + done, block->data.get() + local, run);
+    std::memcpy(out.data() + done, block->data + local, run);
     done += run;
   }
   delivered_ += size;
@@ -230,11 +245,14 @@ void ReorderBuffer::release_delivered_blocks() {
   const std::uint64_t first_needed = delivered_ / block_size_;
   while (!blocks_.empty() && first_block_ < first_needed) {
     Block& block = blocks_.front();
-    if (block.allocated() && spare_.size() < spare_limit()) {
-      const std::size_t words = block_size_ / kBitsPerWord;
-      std::fill_n(block.received.get(), words, 0);
-      std::fill_n(block.ends.get(), words, 0);
-      spare_.push_back(std::move(block));
+    if (block.allocated()) {
+      if (spare_.size() < spare_limit()) {
+        const std::size_t words = block_size_ / kBitsPerWord;
+        std::fill_n(block.received, 2 * words, 0);
+        spare_.push_back(block);
+      } else {
+        slab_.release(block.data);
+      }
     }
     blocks_.pop_front();
     ++first_block_;
@@ -243,8 +261,7 @@ void ReorderBuffer::release_delivered_blocks() {
 }
 
 std::size_t ReorderBuffer::allocated_bytes() const noexcept {
-  const std::size_t per_block = block_size_ + 2 * (block_size_ / 8);
-  return per_block *
+  return unit_bytes(block_size_) *
          static_cast<std::size_t>(std::count_if(
              blocks_.begin(), blocks_.end(), [](const Block& block) { return block.allocated(); }));
 }

@@ -32,13 +32,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "proto/errc.h"
+#include "transport/block_slab.h"
 
 namespace dwcp::transport {
 
@@ -99,10 +99,11 @@ class ReorderBuffer {
   [[nodiscard]] std::size_t allocated_bytes() const noexcept;
 
  private:
+  // One slab unit: the data, then the two bit arrays.
   struct Block {
-    std::unique_ptr<std::byte[]> data;
-    std::unique_ptr<std::uint64_t[]> received;  // bit i: byte i is here
-    std::unique_ptr<std::uint64_t[]> ends;      // bit i: a message ends with byte i
+    std::byte* data = nullptr;
+    std::uint64_t* received = nullptr;  // bit i: byte i is here
+    std::uint64_t* ends = nullptr;      // bit i: a message ends with byte i
     [[nodiscard]] bool allocated() const noexcept { return data != nullptr; }
   };
 
@@ -117,6 +118,7 @@ class ReorderBuffer {
 
   std::size_t block_size_;
   std::uint64_t limit_;
+  BlockSlab slab_;
   std::deque<Block> blocks_;  // blocks_[i] holds offsets from (first_block_ + i) * block_size_
   // Released blocks kept for reuse, bits cleared: a stream in steady flow then reuses warm
   // memory instead of allocating and faulting in a block per 16 KiB. At most what the

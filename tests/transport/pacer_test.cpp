@@ -41,6 +41,37 @@ TEST_CASE("over a long run the pacer releases the rate, in quanta") {
   CHECK(largest_batch <= pacer.quantum());
 }
 
+TEST_CASE("below 64 KiB per ms the bucket holds one quantum; above, 1 ms of the rate") {
+  Pacer pacer(1472, kSimulatedEpoch);
+  pacer.set_rate(10'000'000, kSimulatedEpoch);  // 10 kB per ms
+  CHECK(pacer.depth() == pacer.quantum());
+  pacer.set_rate(2'500'000'000, kSimulatedEpoch);  // 20 Gbit/s: 2.5 MB per ms
+  CHECK(pacer.quantum() == Pacer::kMaxQuantum);
+  CHECK(pacer.depth() == 2'500'000);
+}
+
+TEST_CASE("a fast flow whose thread comes back late catches up, within 1 ms of its rate") {
+  const Bandwidth rate = 2'500'000'000;  // 20 Gbit/s
+  Instant now = kSimulatedEpoch;
+  Pacer pacer(1472, now);
+  pacer.set_rate(rate, now);
+  pacer.on_sent(now, pacer.budget(now));
+  // A 100 µs pass: 250 kB are due, four quanta, and all may leave now, in separate batches.
+  now += microseconds(100);
+  CHECK(pacer.budget(now) == 250'000);
+  std::uint64_t sent = 0;
+  while (pacer.next_send_time(now, Pacer::kMaxQuantum) == now && sent < 1'000'000) {
+    const std::uint64_t batch = std::min(pacer.budget(now), pacer.quantum());
+    pacer.on_sent(now, batch);
+    sent += batch;
+  }
+  CHECK(sent >= 250'000 - Pacer::kMaxQuantum);
+  CHECK(sent <= 250'000);
+  // After a long stall the catch-up stops at 1 ms of the rate: a burst, not the backlog.
+  now += milliseconds(50);
+  CHECK(pacer.budget(now) == pacer.depth());
+}
+
 TEST_CASE("an idle pacer saves up one quantum and no more") {
   Instant now = kSimulatedEpoch;
   Pacer pacer(1472, now);
