@@ -336,6 +336,7 @@ void Connection::on_stream_frame(const proto::StreamFrame& frame, Instant now) {
   if (auto error = stream->receive.insert(frame.offset, frame.data, frame.fin, frame.message_end)) {
     return fail(close_code(*error), to_string(*error), now);
   }
+  ++stream_frames_received_;
   const std::uint64_t grown = stream->receive.highest_received() - before;
   if (grown != 0) {
     connection_bytes_received_ += grown;

@@ -142,6 +142,11 @@ class Connection {
   [[nodiscard]] std::optional<std::size_t> next_message_size(std::uint64_t stream_id) const;
   // Streams with a whole message waiting, in id order.
   [[nodiscard]] std::vector<std::uint64_t> readable_streams() const;
+  // Counts STREAM frames taken: while it stands still, no stream became readable or
+  // finished, so a caller polling for messages can skip looking.
+  [[nodiscard]] std::uint64_t stream_frames_received() const noexcept {
+    return stream_frames_received_;
+  }
   // The peer's FIN reached and everything before it was read.
   [[nodiscard]] bool stream_finished(std::uint64_t stream_id) const;
   // Everything sent on the stream (and its FIN) was acknowledged.
@@ -217,6 +222,7 @@ class Connection {
   // and stall for good.
   std::uint64_t reserved_credit_ = 0;
   std::uint64_t connection_bytes_received_ = 0;
+  std::uint64_t stream_frames_received_ = 0;
   bool max_data_due_ = false;
 
   std::map<std::uint64_t, StreamState> streams_;

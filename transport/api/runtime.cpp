@@ -458,6 +458,9 @@ bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
 }
 
 bool Runtime::deliver(ConnectionChannel& channel) {
+  const std::uint64_t frames = channel.core->stream_frames_received();
+  if (frames == channel.frames_seen && !channel.messages_left) return false;
+  channel.frames_seen = frames;
   bool delivered = false;  // handed over, to on_message or to a ring
   bool visible = false;    // something a thread in Connection::wait() can now see
   for (const std::uint64_t id : channel.core->readable_streams()) {
@@ -480,6 +483,7 @@ bool Runtime::deliver(ConnectionChannel& channel) {
       delivered = visible = true;
     }
   }
+  channel.messages_left = !channel.core->readable_streams().empty();
   // Messages taken by on_message wake no one: a waiter would find nothing new to read, and
   // a futex wake per message costs the I/O thread microseconds.
   if (visible) notify(channel);

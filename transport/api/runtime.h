@@ -106,6 +106,10 @@ struct ConnectionChannel : std::enable_shared_from_this<ConnectionChannel> {
   std::map<std::uint64_t, Stream> streams;
   bool close_requested = false;  // no new messages; close once everything is delivered
   Instant stats_published{};
+  // What deliver() last saw: the core's stream_frames_received(), and whether a message
+  // was left behind (a full inbound ring). Passes that change neither skip the streams.
+  std::uint64_t frames_seen = ~std::uint64_t{0};
+  bool messages_left = false;
 };
 
 struct Command {
