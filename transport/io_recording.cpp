@@ -39,11 +39,7 @@ IoResult<std::size_t> RecordingBackend::send(std::span<const TxDatagram> batch) 
     const std::size_t seg = count > 1 ? d.segment_size : std::max<std::size_t>(bytes.size(), 1);
     for (std::size_t i = 0, start = 0; i < count; ++i, start += seg) {
       const auto piece = bytes.subspan(start, std::min(seg, bytes.size() - start));
-      sent_.push_back(RecordedDatagram{d.to,
-                                       {piece.begin(), piece.end()},
-                                       call,
-                                       done,
-                                       std::max<std::size_t>(d.pieces.size(), 1)});
+      sent_.push_back(RecordedDatagram{d.to, {piece.begin(), piece.end()}, call, done});
       if (peer_ != nullptr) peer_->inject(local_, piece);
     }
     ++done;

@@ -26,7 +26,6 @@ struct RecordedDatagram {
   std::vector<std::byte> bytes;
   std::size_t send_call = 0;  // which send() call (from 0) carried it
   std::size_t entry = 0;      // which entry of that call's batch
-  std::size_t pieces = 1;     // the pieces (iovecs) that entry was gathered from
 };
 
 // Not thread-safe.
