@@ -237,21 +237,6 @@ Result<std::span<std::byte>> PacketBuilder::add_stream(const StreamFrame& frame,
   return room.subspan(*header, length);
 }
 
-Result<void> PacketBuilder::add_stream_gathered(const StreamFrame& frame,
-                                                std::span<const std::byte> first,
-                                                std::span<const std::byte> second) noexcept {
-  if (!frame_allowed(type_, FrameType::stream)) return std::unexpected(Errc::frame_not_allowed);
-  if (gathered_size_ != 0) return std::unexpected(Errc::no_space);
-  const std::size_t length = first.size() + second.size();
-  auto header = encode_stream_header(out_.subspan(pos_, limit_ - pos_), frame, length);
-  if (!header) return std::unexpected(header.error());
-  pos_ += *header;
-  gathered_ = {first, second};
-  gathered_size_ = length;
-  limit_ = pos_;
-  return {};
-}
-
 Result<std::size_t> PacketBuilder::add_ack(std::span<const PacketRange> ranges,
                                            std::uint64_t ack_delay) noexcept {
   if (!frame_allowed(type_, FrameType::ack)) return std::unexpected(Errc::frame_not_allowed);
@@ -261,7 +246,7 @@ Result<std::size_t> PacketBuilder::add_ack(std::span<const PacketRange> ranges,
 }
 
 Result<void> PacketBuilder::pad_to(std::size_t packet_size) noexcept {
-  if (packet_size > out_.size() || gathered_size_ != 0) return std::unexpected(Errc::no_space);
+  if (packet_size > out_.size()) return std::unexpected(Errc::no_space);
   if (packet_size <= pos_ + kTrailerSize) return {};  // already as large
   const std::size_t payload_end = packet_size - kTrailerSize;
   std::memset(out_.data() + pos_, 0, payload_end - pos_);
@@ -273,14 +258,11 @@ Result<std::size_t> PacketBuilder::finish() noexcept {
   if (pos_ == header_size_) return std::unexpected(Errc::invalid_value);
   if (type_ != PacketType::short_header) {
     // Length counts from the packet number to the end of the trailer.
-    const std::size_t length =
-        pos_ + gathered_size_ + kTrailerSize - (length_field_ + kLengthFieldSize);
+    const std::size_t length = pos_ + kTrailerSize - (length_field_ + kLengthFieldSize);
     put_varint(out_.data() + length_field_, length, kLengthFieldSize);
   }
-  std::uint32_t crc = simd::crc32c(out_.first(pos_));
-  if (gathered_size_ != 0) crc = simd::crc32c(gathered_[1], simd::crc32c(gathered_[0], crc));
-  store_u32(out_.data() + pos_, crc);
-  return pos_ + gathered_size_ + kTrailerSize;
+  store_u32(out_.data() + pos_, simd::crc32c(out_.first(pos_)));
+  return pos_ + kTrailerSize;
 }
 
 Result<std::size_t> encode_version_negotiation(std::span<std::byte> out, ConnectionIdRef dcid,

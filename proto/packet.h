@@ -157,26 +157,12 @@ class PacketBuilder {
   // returns the data area for the caller to fill before finish(); an error leaves the
   // packet unchanged (see encode_stream_header).
   Result<std::span<std::byte>> add_stream(const StreamFrame& frame, std::size_t length) noexcept;
-  // Appends a STREAM frame whose data stays where it is (`first`, then `second`: a ring's
-  // two halves), for a gathered send. The packet is then its head (head_size() bytes at the
-  // start of the buffer), the data, and the trailer (kTrailerSize bytes at head_size());
-  // nothing can be added after it. The data must stay unchanged until the packet is sent.
-  // Errors as add_stream(); the packet is then unchanged.
-  Result<void> add_stream_gathered(const StreamFrame& frame, std::span<const std::byte> first,
-                                   std::span<const std::byte> second) noexcept;
   // Appends an ACK of `ranges` (see encode_ack).
   Result<std::size_t> add_ack(std::span<const PacketRange> ranges,
                               std::uint64_t ack_delay) noexcept;
   // Bytes left for frames.
   [[nodiscard]] std::size_t room() const noexcept { return limit_ - pos_; }
-  [[nodiscard]] std::size_t payload_size() const noexcept {
-    return pos_ - header_size_ + gathered_size_;
-  }
-  // Bytes written into the buffer before the trailer (all but the gathered data).
-  [[nodiscard]] std::size_t head_size() const noexcept { return pos_; }
-  [[nodiscard]] const std::array<std::span<const std::byte>, 2>& gathered() const noexcept {
-    return gathered_;
-  }
+  [[nodiscard]] std::size_t payload_size() const noexcept { return pos_ - header_size_; }
   // Fills with PADDING so the finished packet is `packet_size` bytes (no-op if it is
   // already as large, no_space if the buffer is smaller).
   Result<void> pad_to(std::size_t packet_size) noexcept;
@@ -193,9 +179,7 @@ class PacketBuilder {
   std::size_t header_size_;   // first payload byte
   std::size_t length_field_;  // offset of the long header's 4-byte Length, 0 for short
   std::size_t pos_;
-  std::size_t limit_;  // out_.size() - kTrailerSize, less the gathered data
-  std::array<std::span<const std::byte>, 2> gathered_{};
-  std::size_t gathered_size_ = 0;
+  std::size_t limit_;  // out_.size() - kTrailerSize
 };
 
 // A version negotiation packet listing `versions` (docs/protocol.md §3.3); size written.

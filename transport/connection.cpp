@@ -14,9 +14,6 @@ using proto::TransportError;
 
 // Bytes a STREAM frame's fields can take besides its data: type, stream id, offset, length.
 constexpr std::size_t kStreamFrameOverhead = 1 + 8 + 8 + 4;
-// Stream data at least this long stays in the send buffer when the caller gathers: below
-// it, copying costs less than another piece for the kernel to walk.
-constexpr std::uint64_t kMinGatheredBytes = 512;
 
 bool is_local_stream(bool is_client, std::uint64_t id) noexcept {
   return (id & 1u) == (is_client ? 0u : 1u);
@@ -411,25 +408,20 @@ void Connection::record_sent(const SentPacket& packet, Instant now) {
   stats_.bytes_sent += packet.bytes;
 }
 
-std::size_t Connection::send(std::span<std::byte> out, Instant now, PacketLayout* layout) {
-  if (layout != nullptr) *layout = PacketLayout{};
+std::size_t Connection::send(std::span<std::byte> out, Instant now) {
   if (out.size() < max_datagram_size_) return 0;
-  std::size_t size = 0;
-  if (address_validated_) {
-    size = send_packet(out, now, layout);
-  } else if (unvalidated_sent_ + max_datagram_size_ > 3 * unvalidated_received_) {
-    // At most three times what the unvalidated peer sent, counting a whole datagram.
+  if (address_validated_) return send_packet(out, now);
+  // At most three times what the unvalidated peer sent, counting a whole datagram.
+  if (unvalidated_sent_ + max_datagram_size_ > 3 * unvalidated_received_) {
     ++stats_.amplification_limited;
-  } else {
-    size = send_packet(out, now, layout);
-    unvalidated_sent_ += size;
+    return 0;
   }
-  // Only send_data() gathers: any other packet is written whole.
-  if (layout != nullptr && layout->head == 0) layout->head = size;
+  const std::size_t size = send_packet(out, now);
+  unvalidated_sent_ += size;
   return size;
 }
 
-std::size_t Connection::send_packet(std::span<std::byte> out, Instant now, PacketLayout* layout) {
+std::size_t Connection::send_packet(std::span<std::byte> out, Instant now) {
   switch (state_) {
     case ConnectionState::closed:
     case ConnectionState::draining:
@@ -445,7 +437,7 @@ std::size_t Connection::send_packet(std::span<std::byte> out, Instant now, Packe
     if (probes_due_ > 0) return send_handshake(out, now);  // the hello again
     return 0;
   }
-  return send_data(out.first(max_datagram_size_), now, layout);
+  return send_data(out.first(max_datagram_size_), now);
 }
 
 std::size_t Connection::send_handshake(std::span<std::byte> out, Instant now) {
@@ -506,7 +498,7 @@ std::size_t Connection::send_close(std::span<std::byte> out, Instant now) {
   return *size;
 }
 
-std::size_t Connection::send_data(std::span<std::byte> out, Instant now, PacketLayout* layout) {
+std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   const bool ack_due = acks_.ack_due(now);
   const bool probing = probes_due_ > 0;
   bool may_send =
@@ -547,7 +539,7 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now, PacketL
       sent.ack_eliciting = true;
     }
     std::uint64_t stream_bytes = 0;
-    add_stream_frames(*packet, sent, stream_bytes, layout != nullptr);
+    add_stream_frames(*packet, sent, stream_bytes);
     if (!sent.ack_eliciting && probing && packet->add(proto::PingFrame{})) {
       sent.ack_eliciting = true;
     }
@@ -560,16 +552,11 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now, PacketL
   ++next_packet_number_;
   if (probing && sent.ack_eliciting) --probes_due_;
   record_sent(sent, now);
-  if (layout != nullptr && !packet->gathered()[0].empty()) {
-    layout->head = packet->head_size();
-    layout->payload = packet->gathered();
-    layout->tail = proto::kTrailerSize;
-  }
   return *size;
 }
 
 void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
-                                   std::uint64_t& stream_bytes, bool gather) {
+                                   std::uint64_t& stream_bytes) {
   if (streams_.empty()) return;
   auto it = streams_.lower_bound(round_robin_);
   for (std::size_t visited = 0; visited < streams_.size(); ++visited, ++it) {
@@ -583,8 +570,7 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       const std::size_t fields = 1 + proto::varint_size(stream.id) +
                                  proto::varint_size(sent_before) +
                                  proto::varint_size(packet.room());
-      const std::uint64_t packet_room = packet.room() - fields;
-      std::uint64_t max_bytes = packet_room;
+      std::uint64_t max_bytes = packet.room() - fields;
       if (stream.send.bytes_lost() == 0) {
         // New data needs credit from the stream and from the connection. A message starts
         // only when the connection credit not promised to started messages covers it.
@@ -613,19 +599,10 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       frame.fin = chunk->fin;
       frame.message_end = chunk->message_end;
       // Fits by construction (`fields` bounds the field encodings). The bytes go from the
-      // send buffer straight into the packet, or stay there when the packet is gathered:
-      // then this frame is its last, so only a chunk that fills the packet is gathered (a
-      // message's last chunk leaves room for the next message's first).
-      const bool gathered =
-          gather && chunk->length >= kMinGatheredBytes && chunk->length == packet_room;
-      if (gathered) {
-        const auto pieces = stream.send.view(chunk->offset, chunk->length);
-        if (!packet.add_stream_gathered(frame, pieces[0], pieces[1])) break;
-      } else {
-        auto data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
-        if (!data) break;
-        stream.send.copy_out(chunk->offset, *data);
-      }
+      // send buffer straight into the packet.
+      auto data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
+      if (!data) break;
+      stream.send.copy_out(chunk->offset, *data);
       const std::uint64_t fresh = stream.send.highest_sent() - sent_before;
       connection_send_credit_.consume(fresh);
       stream.message_remaining -= fresh;

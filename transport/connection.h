@@ -80,17 +80,6 @@ struct ConnectionStats {
   std::uint64_t send_buffered_bytes = 0;     // accepted, not yet acknowledged
 };
 
-// Where a packet from Connection::send() lies when its stream data was left in the send
-// buffer (a gathered send, saving a copy of every byte): `head` bytes at the start of the
-// caller's buffer, then `payload` (one or two pieces of the send buffer), then `tail`
-// bytes (the trailer) at the caller's buffer + head. Valid until the connection next
-// receives or takes new data. A packet written whole has head == its size and no payload.
-struct PacketLayout {
-  std::size_t head = 0;
-  std::array<std::span<const std::byte>, 2> payload{};
-  std::size_t tail = 0;
-};
-
 class Connection {
  public:
   // A client: sends CLIENT_HELLO to `initial_remote` (a random DCID of its choice).
@@ -120,9 +109,8 @@ class Connection {
   // The node finished a receive batch: ACKs due now go out with the next send().
   void on_batch_end(Instant now);
   // Writes the next datagram into `out` (at least max_datagram_size() bytes); its size, or
-  // 0 when nothing may or need be sent now (see next_timer()). With `layout`, a large
-  // piece of stream data may stay in the send buffer: `layout` says where the bytes are.
-  std::size_t send(std::span<std::byte> out, Instant now, PacketLayout* layout = nullptr);
+  // 0 when nothing may or need be sent now (see next_timer()).
+  std::size_t send(std::span<std::byte> out, Instant now);
   // When the connection wants on_timer() (or send(), for pacing); nullopt if never.
   [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
   void on_timer(Instant now);
@@ -192,10 +180,10 @@ class Connection {
 
   std::size_t send_handshake(std::span<std::byte> out, Instant now);
   std::size_t send_close(std::span<std::byte> out, Instant now);
-  std::size_t send_data(std::span<std::byte> out, Instant now, PacketLayout* layout);
-  std::size_t send_packet(std::span<std::byte> out, Instant now, PacketLayout* layout);
+  std::size_t send_data(std::span<std::byte> out, Instant now);
+  std::size_t send_packet(std::span<std::byte> out, Instant now);
   void add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
-                         std::uint64_t& stream_bytes, bool gather);
+                         std::uint64_t& stream_bytes);
   void record_sent(const SentPacket& packet, Instant now);
   [[nodiscard]] std::size_t packet_number_length() const noexcept;
   [[nodiscard]] Duration idle_timeout() const noexcept;

@@ -8,14 +8,11 @@
 // backends excepted); would-block is IoErrc::would_block, a value like any other.
 #pragma once
 
-#include <sys/uio.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
-#include <vector>
 
 #include "transport/udp_socket.h"
 
@@ -29,45 +26,19 @@ inline constexpr std::size_t kMaxGsoSegments = 64;
 // Datagram entries handed to the kernel per sendmmsg/recvmmsg call.
 inline constexpr std::size_t kMaxBatch = 64;
 
-// One entry of a send batch: its bytes leave as one datagram, or, if segment_size is
-// non-zero and smaller than size(), as ceil(size / segment_size) datagrams of
-// segment_size bytes, the last one possibly shorter (UDP GSO). The bytes are `data`, or,
-// when `pieces` is not empty, the pieces one after the other (a gathered send: packet
-// headers in one place, stream data in another; `data` is then unused). Everything is
-// read during send() only.
+// One entry of a send batch: `data` leaves as one datagram, or, if segment_size is
+// non-zero and smaller than data.size(), as ceil(size / segment_size) datagrams of
+// segment_size bytes, the last one possibly shorter (UDP GSO). The spans are read during
+// send() only.
 struct TxDatagram {
-  TxDatagram() noexcept = default;
-  TxDatagram(const SocketAddress& to_address, std::span<const std::byte> bytes,
-             std::uint16_t segment = 0) noexcept
-      : to(to_address), data(bytes), segment_size(segment) {}
-  TxDatagram(const SocketAddress& to_address, std::uint16_t segment,
-             std::span<const iovec> gathered, std::size_t gathered_size) noexcept
-      : to(to_address), segment_size(segment), pieces(gathered), pieces_size(gathered_size) {}
-
   SocketAddress to;
   std::span<const std::byte> data;
   std::uint16_t segment_size = 0;
-  std::span<const iovec> pieces;
-  std::size_t pieces_size = 0;  // bytes in `pieces`
 
-  [[nodiscard]] std::size_t size() const noexcept {
-    return pieces.empty() ? data.size() : pieces_size;
-  }
   // Datagrams this entry becomes on the wire.
   [[nodiscard]] std::size_t datagram_count() const noexcept {
-    if (segment_size == 0 || size() <= segment_size) return 1;
-    return (size() + segment_size - 1) / segment_size;
-  }
-  // The bytes in one span: `data`, or the pieces copied into `scratch` (which allocates:
-  // for backends that copy anyway, in tests).
-  [[nodiscard]] std::span<const std::byte> flatten(std::vector<std::byte>& scratch) const {
-    if (pieces.empty()) return data;
-    scratch.clear();
-    for (const iovec& piece : pieces) {
-      const auto* bytes = static_cast<const std::byte*>(piece.iov_base);
-      scratch.insert(scratch.end(), bytes, bytes + piece.iov_len);
-    }
-    return scratch;
+    if (segment_size == 0 || data.size() <= segment_size) return 1;
+    return (data.size() + segment_size - 1) / segment_size;
   }
 };
 
@@ -146,7 +117,7 @@ class IoBackend {
 
 // Checks one send entry against the capabilities (the rule send() applies).
 [[nodiscard]] inline bool fits(const TxDatagram& d, const IoCapabilities& caps) noexcept {
-  return !d.to.is_unspecified() && d.size() <= caps.gso_max_bytes &&
+  return !d.to.is_unspecified() && d.data.size() <= caps.gso_max_bytes &&
          d.datagram_count() <= caps.gso_max_segments;
 }
 

@@ -86,10 +86,9 @@ IoResult<std::size_t> FaultBackend::send(std::span<const TxDatagram> batch) noex
     }
     const std::size_t count = d.datagram_count();
     if (held_.size() + 2 * count > config_.max_held) break;  // 2: every copy might duplicate
-    const auto bytes = d.flatten(scratch_);
-    const std::size_t seg = count > 1 ? d.segment_size : std::max<std::size_t>(bytes.size(), 1);
+    const std::size_t seg = count > 1 ? d.segment_size : std::max<std::size_t>(d.data.size(), 1);
     for (std::size_t i = 0, start = 0; i < count; ++i, start += seg) {
-      submit(d.to, bytes.subspan(start, std::min(seg, bytes.size() - start)));
+      submit(d.to, d.data.subspan(start, std::min(seg, d.data.size() - start)));
     }
     ++taken;
   }

@@ -120,7 +120,6 @@ class FaultBackend final : public IoBackend {
   std::uint64_t max_forwarded_seq_ = 0;
   bool forwarded_any_ = false;
   std::vector<Held> held_;
-  std::vector<std::byte> scratch_;  // a gathered entry, flattened
   FaultCounters counters_;
 };
 

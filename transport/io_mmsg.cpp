@@ -45,13 +45,8 @@ IoResult<std::size_t> MmsgBackend::send(std::span<const TxDatagram> batch) noexc
       msg = msghdr{};
       msg.msg_name = const_cast<sockaddr*>(d.to.data());
       msg.msg_namelen = d.to.size();
-      if (d.pieces.empty()) {
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-      } else {
-        msg.msg_iov = const_cast<iovec*>(d.pieces.data());
-        msg.msg_iovlen = d.pieces.size();
-      }
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
       if (d.datagram_count() > 1) {
         msg.msg_control = tx_control_[n].bytes;
         msg.msg_controllen = sizeof(tx_control_[n].bytes);

@@ -33,13 +33,8 @@ IoResult<std::size_t> PlainBackend::send(std::span<const TxDatagram> batch) noex
     msghdr msg{};
     msg.msg_name = const_cast<sockaddr*>(d.to.data());
     msg.msg_namelen = d.to.size();
-    if (d.pieces.empty()) {
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-    } else {
-      msg.msg_iov = const_cast<iovec*>(d.pieces.data());
-      msg.msg_iovlen = d.pieces.size();
-    }
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
     ssize_t sent = -1;
     int err = 0;
     for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {

@@ -35,10 +35,9 @@ IoResult<std::size_t> RecordingBackend::send(std::span<const TxDatagram> batch) 
     const std::size_t count = d.datagram_count();
     if (count > send_budget_) break;
     send_budget_ -= count;
-    const auto bytes = d.flatten(scratch_);
-    const std::size_t seg = count > 1 ? d.segment_size : std::max<std::size_t>(bytes.size(), 1);
+    const std::size_t seg = count > 1 ? d.segment_size : std::max<std::size_t>(d.data.size(), 1);
     for (std::size_t i = 0, start = 0; i < count; ++i, start += seg) {
-      const auto piece = bytes.subspan(start, std::min(seg, bytes.size() - start));
+      const auto piece = d.data.subspan(start, std::min(seg, d.data.size() - start));
       sent_.push_back(RecordedDatagram{d.to, {piece.begin(), piece.end()}, call, done});
       if (peer_ != nullptr) peer_->inject(local_, piece);
     }

@@ -83,7 +83,6 @@ class RecordingBackend final : public IoBackend {
   std::size_t send_calls_ = 0;
   std::vector<RecordedDatagram> sent_;
   std::deque<Inbound> inbox_;
-  std::vector<std::byte> scratch_;  // a gathered entry, flattened
 };
 
 }  // namespace dwcp::transport

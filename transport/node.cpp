@@ -1,7 +1,5 @@
 #include "transport/node.h"
 
-#include <climits>
-
 #include <sys/random.h>
 
 #include <algorithm>
@@ -15,11 +13,6 @@ constexpr std::size_t kReceiveSlots = 32;
 constexpr std::size_t kReceiveSlotBytes = 65536;  // one GRO buffer
 constexpr std::size_t kSendMemory = std::size_t{1} << 20;
 constexpr std::size_t kMaxSendsPerConnection = 256;  // per poll, so no connection starves others
-// Pieces one packet may add to a send: its head (joined to the previous packet's trailer
-// when they touch), two pieces of stream data across the send ring's end, its trailer.
-constexpr std::size_t kMaxPiecesPerPacket = 4;
-// Pieces staged before a flush: UIO_MAXIOV (1024) is the most one entry may have.
-constexpr std::size_t kSendPieces = 4096;
 
 proto::ConnectionId key_of(std::span<const std::byte> id) {
   return proto::ConnectionId(id);
@@ -46,8 +39,7 @@ Node::Node(IoBackend& backend, const NodeConfig& config)
       config_(config),
       id_source_(random_seed()),
       receive_memory_(kReceiveSlots * kReceiveSlotBytes),
-      send_memory_(kSendMemory),
-      send_pieces_(kSendPieces) {
+      send_memory_(kSendMemory) {
   send_batch_.reserve(kMaxBatch);  // GSO runs point into it: it must never reallocate
   receive_slots_.reserve(kReceiveSlots);
   for (std::size_t i = 0; i < kReceiveSlots; ++i) {
@@ -303,56 +295,36 @@ void Node::answer_version(std::span<const std::byte> datagram, const SocketAddre
 void Node::send_all(Instant now) {
   const IoCapabilities caps = backend_.capabilities();
   const std::size_t max_segments = std::max<std::size_t>(1, caps.gso_max_segments);
-  const std::size_t max_pieces_per_entry = std::min<std::size_t>(IOV_MAX, kSendPieces);
   for (auto& entry : entries_) {
     Connection& connection = *entry->connection;
     const std::size_t max_size = connection.max_datagram_size();
     TxDatagram* run = nullptr;  // the GSO entry this connection's packets are joining
     for (std::size_t n = 0; n < kMaxSendsPerConnection; ++n) {
       if (send_used_ + proto::kMaxDatagramSize > send_memory_.size() ||
-          send_batch_.size() == std::min(caps.max_batch, kMaxBatch) ||
-          send_pieces_used_ + kMaxPiecesPerPacket > send_pieces_.size()) {
+          send_batch_.size() == std::min(caps.max_batch, kMaxBatch)) {
         flush(now);
         run = nullptr;
       }
       const auto space = std::span(send_memory_).subspan(send_used_, max_size);
-      PacketLayout layout;
-      const std::size_t size = connection.send(space, now, &layout);
+      const std::size_t size = connection.send(space, now);
       if (size == 0) break;
-      const bool joins = run != nullptr && run->datagram_count() < max_segments &&
-                         run->size() + size <= caps.gso_max_bytes && size <= run->segment_size &&
-                         run->pieces.size() + kMaxPiecesPerPacket <= max_pieces_per_entry;
-      if (!joins) {
+      const bool fits = run != nullptr && run->datagram_count() < max_segments &&
+                        run->data.size() + size <= caps.gso_max_bytes &&
+                        run->data.data() + run->data.size() == space.data();
+      if (fits && size <= run->segment_size) {
+        run->data = std::span(run->data.data(), run->data.size() + size);
+        if (size < run->segment_size) run = nullptr;  // a shorter packet ends the buffer
+      } else {
         // A GSO buffer's segments all have the first one's size, but for a shorter last:
         // the packets that follow join while they are as large as this one.
-        send_batch_.emplace_back(entry->peer, static_cast<std::uint16_t>(size),
-                                 std::span(send_pieces_.data() + send_pieces_used_, 0), 0);
+        send_batch_.push_back(
+            TxDatagram{entry->peer, space.first(size), static_cast<std::uint16_t>(size)});
         run = &send_batch_.back();
       }
-      add_piece(*run, space.data(), layout.head);
-      for (const auto& piece : layout.payload) add_piece(*run, piece.data(), piece.size());
-      add_piece(*run, space.data() + layout.head, layout.tail);
-      if (size < run->segment_size) run = nullptr;  // a shorter packet ends the buffer
-      send_used_ += layout.head + layout.tail;
+      send_used_ += size;
     }
   }
   flush(now);
-}
-
-void Node::add_piece(TxDatagram& run, const std::byte* bytes, std::size_t size) noexcept {
-  if (size == 0) return;
-  run.pieces_size += size;
-  if (!run.pieces.empty()) {
-    // Packets written back to back in send memory (a trailer, then the next head) make
-    // one piece.
-    iovec& last = send_pieces_[send_pieces_used_ - 1];
-    if (static_cast<const std::byte*>(last.iov_base) + last.iov_len == bytes) {
-      last.iov_len += size;
-      return;
-    }
-  }
-  send_pieces_[send_pieces_used_++] = iovec{const_cast<std::byte*>(bytes), size};
-  run.pieces = std::span(run.pieces.data(), run.pieces.size() + 1);
 }
 
 void Node::flush(Instant /*now*/) {
@@ -375,7 +347,6 @@ void Node::flush(Instant /*now*/) {
   for (const TxDatagram& d : pending) counters_.send_errors += d.datagram_count();
   send_batch_.clear();
   send_used_ = 0;
-  send_pieces_used_ = 0;
 }
 
 }  // namespace dwcp::transport

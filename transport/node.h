@@ -106,8 +106,6 @@ class Node {
   void answer_version(std::span<const std::byte> datagram, const SocketAddress& from);
   void send_retry(const proto::ParsedPacket& packet, const SocketAddress& from, Instant now);
   void send_all(Instant now);
-  // Appends `size` bytes at `bytes` to the pieces of `run`, the newest entry of the batch.
-  void add_piece(TxDatagram& run, const std::byte* bytes, std::size_t size) noexcept;
   void flush(Instant now);
 
   IoBackend& backend_;
@@ -129,13 +127,10 @@ class Node {
   std::vector<std::byte> receive_memory_;
   std::vector<RxDatagram> receive_slots_;
   std::vector<Entry*> touched_;  // connections that got packets in this batch
-  // Send staging: packet heads and trailers written back to back, stream data left in
-  // the send buffers, both described by pieces; runs of pieces make the GSO entries.
+  // Send staging: packets written back to back, cut into GSO entries.
   std::vector<std::byte> send_memory_;
   std::vector<TxDatagram> send_batch_;
   std::size_t send_used_ = 0;
-  std::vector<iovec> send_pieces_;  // never reallocates: the entries point into it
-  std::size_t send_pieces_used_ = 0;
 };
 
 }  // namespace dwcp::transport

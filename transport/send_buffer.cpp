@@ -238,16 +238,6 @@ std::size_t SendBuffer::copy_out(std::uint64_t offset, std::span<std::byte> out)
   return total;
 }
 
-std::array<std::span<const std::byte>, 2> SendBuffer::view(std::uint64_t offset,
-                                                           std::uint64_t length) const noexcept {
-  if (offset < acked_floor_ || offset >= end_ || ring_size_ == 0) return {};
-  const auto total = static_cast<std::size_t>(std::min(length, end_ - offset));
-  const std::size_t at = offset % ring_size_;
-  const std::size_t first = std::min(total, ring_size_ - at);
-  return {std::span<const std::byte>(ring_.get() + at, first),
-          std::span<const std::byte>(ring_.get(), total - first)};
-}
-
 void SendBuffer::on_acked(std::uint64_t offset, std::uint64_t length, bool fin) {
   if (fin && fin_sent_) {
     fin_acked_ = true;

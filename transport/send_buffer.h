@@ -14,7 +14,6 @@
 // Not thread-safe: one per stream, driven by the connection.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -75,12 +74,6 @@ class SendBuffer {
   // so copying a chunk right after taking it always copies all of it. Returns 0 for an
   // offset below the acknowledged prefix (those bytes are gone).
   std::size_t copy_out(std::uint64_t offset, std::span<std::byte> out) const noexcept;
-  // The same bytes left where they are, for a gathered send: at most `length` bytes from
-  // `offset`, in one piece or, across the ring's end, two (the second empty otherwise).
-  // Valid until the next append() or acknowledgement; both empty under the same rules as
-  // copy_out()'s 0.
-  [[nodiscard]] std::array<std::span<const std::byte>, 2> view(std::uint64_t offset,
-                                                               std::uint64_t length) const noexcept;
 
   // Bytes [offset, offset + length) (and the FIN, when `fin`) reached the peer. Parts
   // outside what was sent are ignored; acknowledging twice is harmless. An acknowledgement

@@ -381,61 +381,6 @@ TEST_CASE("a STREAM frame filled in place encodes as add() would, and refuses wh
   }
 }
 
-TEST_CASE("a gathered STREAM frame makes, head + data + trailer, the bytes add() makes") {
-  std::mt19937_64 rng(31);
-  for (int i = 0; i < 200; ++i) {
-    const auto dcid = random_cid(rng, kConnectionIdLength);
-    const Bytes payload = random_bytes(rng, 1 + rng() % 1300);
-    const std::size_t split = rng() % (payload.size() + 1);  // a ring's end falls anywhere
-    StreamFrame frame;
-    frame.stream_id = random_varint(rng, 1000);
-    frame.offset = random_varint(rng, std::uint64_t{1} << 40);
-    frame.message_end = rng() % 2 == 0;
-    const PacketRange ranges[] = {{90, 100}, {50, 80}};
-
-    Bytes by_copy(1472);
-    auto copied = PacketBuilder::short_header(by_copy, dcid, 9, 2);
-    REQUIRE(copied);
-    REQUIRE(copied->add_ack(ranges, 3));
-    frame.data = payload;
-    REQUIRE(copied->add(frame));
-    const auto copied_size = copied->finish();
-    REQUIRE(copied_size);
-
-    Bytes head(1472);
-    auto gathered = PacketBuilder::short_header(head, dcid, 9, 2);
-    REQUIRE(gathered);
-    REQUIRE(gathered->add_ack(ranges, 3));
-    frame.data = {};  // not read
-    const std::span<const std::byte> whole(payload);
-    REQUIRE(gathered->add_stream_gathered(frame, whole.first(split), whole.subspan(split)));
-    CHECK(gathered->payload_size() == copied->payload_size());
-    // Nothing follows a gathered frame.
-    CHECK(gathered->add(PingFrame{}).error() == Errc::no_space);
-    const auto size = gathered->finish();
-    REQUIRE(size);
-    REQUIRE(*size == *copied_size);
-    const std::size_t head_size = gathered->head_size();
-    Bytes joined(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(head_size));
-    joined.insert(joined.end(), payload.begin(), payload.end());
-    joined.insert(joined.end(), head.begin() + static_cast<std::ptrdiff_t>(head_size),
-                  head.begin() + static_cast<std::ptrdiff_t>(head_size + kTrailerSize));
-    CHECK(joined == Bytes(by_copy.begin(), by_copy.begin() + static_cast<std::ptrdiff_t>(*size)));
-  }
-
-  // Data that does not fit is refused and leaves the packet as it was.
-  const auto dcid = random_cid(rng, 8);
-  Bytes out(100);
-  auto builder = PacketBuilder::short_header(out, dcid, 1, 1);
-  REQUIRE(builder);
-  const std::size_t room = builder->room();
-  const Bytes big(room);
-  StreamFrame frame;
-  CHECK(builder->add_stream_gathered(frame, big, {}).error() == Errc::no_space);
-  CHECK(builder->room() == room);
-  CHECK(builder->payload_size() == 0);
-}
-
 TEST_CASE("error codes map to a drop or a named connection error") {
   CHECK(drops_packet(Errc::bad_checksum));
   CHECK(drops_packet(Errc::malformed_header));

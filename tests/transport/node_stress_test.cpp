@@ -37,11 +37,10 @@ class TapBackend final : public IoBackend {
     auto sent = inner_.send(batch);
     if (!sent) return sent;
     for (const TxDatagram& d : batch.first(*sent)) {
-      const auto bytes = d.flatten(scratch_);
-      const std::size_t step = d.segment_size == 0 ? bytes.size() : d.segment_size;
-      for (std::size_t at = 0; at < bytes.size(); at += step) {
+      const std::size_t step = d.segment_size == 0 ? d.data.size() : d.segment_size;
+      for (std::size_t at = 0; at < d.data.size(); at += step) {
         if (seen_++ % every_ != 0 || captured_.size() == keep_) continue;
-        const auto one = bytes.subspan(at, std::min(step, bytes.size() - at));
+        const auto one = d.data.subspan(at, std::min(step, d.data.size() - at));
         captured_.emplace_back(one.begin(), one.end());
       }
     }
@@ -59,7 +58,6 @@ class TapBackend final : public IoBackend {
   std::size_t keep_;
   std::size_t seen_ = 0;
   std::vector<Bytes> captured_;
-  std::vector<std::byte> scratch_;
 };
 
 // What a server counts for datagrams it drops or answers without a connection.
