@@ -5,6 +5,11 @@
 // iperf3 (bench/transport_compare); this program is the dwcp half.
 //
 //   transport_bulk [--bytes N] [--message BYTES] [--cc bbr|cubic|fixed] [--rate BYTES_PER_S]
+//                  [--send-buffer BYTES] [--window BYTES]
+//
+// The send buffer defaults to 4 MiB, Linux's largest TCP send buffer by default
+// (net.ipv4.tcp_wmem), so both sides of the comparison queue as much; the stream window
+// (the receiver's credit) to 16 MiB and the connection's to twice that.
 #include <pthread.h>
 #include <time.h>
 
@@ -35,12 +40,15 @@ struct Options {
   std::size_t message = 64 * 1024;
   CongestionAlgorithm cc = CongestionAlgorithm::bbr;
   Bandwidth rate = 0;
+  std::size_t send_buffer = std::size_t{4} << 20;
+  std::size_t window = std::size_t{16} << 20;
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "transport_bulk: %s\nusage: transport_bulk [--bytes N] [--message BYTES] "
-               "[--cc bbr|cubic|fixed] [--rate BYTES_PER_S]\n",
+               "[--cc bbr|cubic|fixed] [--rate BYTES_PER_S] [--send-buffer BYTES] "
+               "[--window BYTES]\n",
                why);
   std::exit(2);
 }
@@ -58,6 +66,10 @@ Options parse(int argc, char** argv) {
       o.message = std::strtoull(value, &end, 10);
     } else if (flag == "--rate") {
       o.rate = std::strtoull(value, &end, 10);
+    } else if (flag == "--send-buffer") {
+      o.send_buffer = std::strtoull(value, &end, 10);
+    } else if (flag == "--window") {
+      o.window = std::strtoull(value, &end, 10);
     } else if (flag == "--cc") {
       auto cc = parse_congestion_algorithm(value);
       if (!cc) usage("--cc takes bbr, cubic or fixed");
@@ -68,7 +80,9 @@ Options parse(int argc, char** argv) {
     }
     if (end == value || *end != '\0') usage("a number was expected");
   }
-  if (o.message == 0 || o.bytes == 0) usage("sizes must be positive");
+  if (o.message == 0 || o.bytes == 0 || o.send_buffer == 0 || o.window == 0) {
+    usage("sizes must be positive");
+  }
   if (o.cc == CongestionAlgorithm::fixed && o.rate == 0) usage("--cc fixed needs --rate");
   return o;
 }
@@ -87,9 +101,9 @@ int main(int argc, char** argv) {
   NodeConfig config;
   config.connection.congestion = options.cc;
   config.connection.fixed_rate = options.rate;
-  config.connection.params.initial_max_stream_data = 16u << 20;
-  config.connection.params.initial_max_data = 32u << 20;
-  config.connection.stream_send_capacity = 16u << 20;
+  config.connection.params.initial_max_stream_data = options.window;
+  config.connection.params.initial_max_data = 2 * options.window;
+  config.connection.stream_send_capacity = options.send_buffer;
   NodeConfig server_config = config;
   server_config.accept_connections = true;
   const SocketAddress server_address = server_io->backend->local_address();
