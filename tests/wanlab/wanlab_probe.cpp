@@ -125,9 +125,11 @@ int udp_echo(char** argv) {
     if (!readable(fd, 100)) continue;
     sockaddr_in from{};
     socklen_t len = sizeof from;
-    const ssize_t n = recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    const ssize_t n =
+        recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
     if (n < 0) continue;
-    (void)sendto(fd, buf.data(), static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+    (void)sendto(fd, buf.data(), static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
+                 len);
     ++echoed;
   }
   std::printf("echoed=%ld\n", echoed);
@@ -224,9 +226,8 @@ int udp_blast(char** argv) {
   }
   const double elapsed = seconds_since(start);
   std::printf("sent=%llu\nbytes=%llu\nseconds=%.6f\nhash=%016llx\n",
-              static_cast<unsigned long long>(count),
-              static_cast<unsigned long long>(count * size), elapsed,
-              static_cast<unsigned long long>(hash.h));
+              static_cast<unsigned long long>(count), static_cast<unsigned long long>(count * size),
+              elapsed, static_cast<unsigned long long>(hash.h));
   return 0;
 }
 
@@ -259,7 +260,8 @@ int udp_sink(char** argv) {
     std::uint64_t seq = 0;
     std::memcpy(&seq, buf.data(), 8);
     fill_datagram(expect.data(), static_cast<std::size_t>(n), seq);
-    if (seq > 100'000'000 || std::memcmp(expect.data(), buf.data(), static_cast<std::size_t>(n)) != 0) {
+    if (seq > 100'000'000 ||
+        std::memcmp(expect.data(), buf.data(), static_cast<std::size_t>(n)) != 0) {
       ++bad;
       continue;
     }

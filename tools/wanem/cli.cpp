@@ -340,7 +340,8 @@ std::expected<Config, CliError> parse_command_line(std::span<const std::string_v
       }
       for (int d = 0; d < 2; ++d) {
         if (only != -1 && only != d) continue;
-        const auto problem = apply_link_option(name, o.value, config.link[static_cast<std::size_t>(d)]);
+        const auto problem =
+            apply_link_option(name, o.value, config.link[static_cast<std::size_t>(d)]);
         if (!problem) return fail("unknown option " + flag + " (--help lists them)");
         if (!problem->empty()) return fail(flag + ": " + *problem);
       }

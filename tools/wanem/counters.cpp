@@ -44,7 +44,9 @@ std::string json_string(std::string_view s) {
 
 }  // namespace
 
-std::string_view direction_name(std::size_t index) { return index == 0 ? "a2b" : "b2a"; }
+std::string_view direction_name(std::size_t index) {
+  return index == 0 ? "a2b" : "b2a";
+}
 
 std::string format_text(const Counters& counters) {
   std::string out;

@@ -22,9 +22,9 @@ struct DirectionCounters {
   std::uint64_t reordered = 0;
   std::uint64_t duplicated = 0;
   std::uint64_t corrupted = 0;
-  std::uint64_t too_big = 0;            // truncated on receive, dropped
-  std::uint64_t in_flight = 0;          // held when the emulator stopped
-  std::uint64_t max_queue_bytes = 0;    // peak rate-limiter backlog
+  std::uint64_t too_big = 0;          // truncated on receive, dropped
+  std::uint64_t in_flight = 0;        // held when the emulator stopped
+  std::uint64_t max_queue_bytes = 0;  // peak rate-limiter backlog
 };
 
 struct Counters {

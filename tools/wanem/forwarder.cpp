@@ -22,7 +22,9 @@ constexpr std::uint64_t kSignal = 4;
 // the deliveries.
 constexpr int kBatchesPerWake = 8;
 
-std::string errno_message(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_message(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 itimerspec absolute(TimePoint at) {
   const auto ns = at.time_since_epoch().count();

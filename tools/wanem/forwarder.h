@@ -37,8 +37,8 @@ class Forwarder {
 
  private:
   void drain(std::size_t port);
-  void accept_frame(std::size_t direction, std::uint32_t handle, std::size_t length,
-                    bool truncated, TimePoint now);
+  void accept_frame(std::size_t direction, std::uint32_t handle, std::size_t length, bool truncated,
+                    TimePoint now);
   void release_due(TimePoint now);
   void flush(std::size_t port);
   std::expected<void, std::string> arm_delivery_timer(TimePoint now);

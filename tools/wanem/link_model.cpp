@@ -8,7 +8,7 @@ std::uint64_t LinkParams::effective_queue_bytes() const {
   if (queue_bytes != 0) return queue_bytes;
   const double rtt_s = 2.0 * std::chrono::duration<double>(delay).count();
   const double bdp = static_cast<double>(rate_bps) / 8.0 * rtt_s * queue_bdp;
-  return std::max<std::uint64_t>(static_cast<std::uint64_t>(bdp), 64 * 1024);
+  return std::max<std::uint64_t>(static_cast<std::uint64_t>(bdp), std::uint64_t{64} * 1024);
 }
 
 LinkModel::LinkModel(const LinkParams& params, std::uint64_t seed)

@@ -24,16 +24,16 @@
 namespace dwcp::wanem {
 
 struct LinkParams {
-  Duration delay{0};         // one-way propagation delay
-  Duration jitter{0};        // uniform in [-jitter, +jitter], order kept
-  double loss = 0.0;         // probability of random loss
+  Duration delay{0};   // one-way propagation delay
+  Duration jitter{0};  // uniform in [-jitter, +jitter], order kept
+  double loss = 0.0;   // probability of random loss
   GilbertElliottParams burst;
-  double reorder = 0.0;      // probability a packet is held back
+  double reorder = 0.0;  // probability a packet is held back
   Duration reorder_delay{Duration{std::chrono::milliseconds(1)}};
-  double duplicate = 0.0;    // probability a packet is sent twice
-  double corrupt = 0.0;      // probability one payload byte is flipped
-  std::uint64_t rate_bps = 0;    // 0 = unlimited
-  std::uint64_t queue_bytes = 0; // 0 = queue_bdp times the bandwidth-delay product
+  double duplicate = 0.0;         // probability a packet is sent twice
+  double corrupt = 0.0;           // probability one payload byte is flipped
+  std::uint64_t rate_bps = 0;     // 0 = unlimited
+  std::uint64_t queue_bytes = 0;  // 0 = queue_bdp times the bandwidth-delay product
   double queue_bdp = 1.0;
 
   // The drop-tail queue size in bytes: queue_bytes if set, else queue_bdp times
@@ -50,10 +50,10 @@ struct Decision {
   Verdict verdict = Verdict::forward;
   TimePoint deliver_at{};
   bool reordered = false;
-  bool duplicate = false;           // deliver a second copy right after the first
+  bool duplicate = false;  // deliver a second copy right after the first
   bool corrupt = false;
-  std::size_t corrupt_offset = 0;   // byte to flip, valid when corrupt
-  std::uint8_t corrupt_mask = 0;    // non-zero XOR mask
+  std::size_t corrupt_offset = 0;  // byte to flip, valid when corrupt
+  std::uint8_t corrupt_mask = 0;   // non-zero XOR mask
 };
 
 class LinkModel {

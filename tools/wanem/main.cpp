@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
     }
     case Action::list_profiles:
       for (const Profile& p : profiles()) {
-        std::printf("%-17s %.*s\n", std::string(p.name).c_str(),
-                    static_cast<int>(p.summary.size()), p.summary.data());
+        std::printf("%-17s %.*s\n", std::string(p.name).c_str(), static_cast<int>(p.summary.size()),
+                    p.summary.data());
       }
       return kExitOk;
     case Action::run:

@@ -11,8 +11,8 @@ std::optional<std::uint32_t> PacketPool::acquire() {
     if (allocated_ >= max_buffers_) return std::nullopt;
     const std::uint32_t count = std::min(kChunk, max_buffers_ - allocated_);
     // for_overwrite: the memory is not touched until a frame is written into it.
-    chunks_.push_back(std::make_unique_for_overwrite<std::byte[]>(
-        static_cast<std::size_t>(kChunk) * kBufferSize));
+    chunks_.push_back(std::make_unique_for_overwrite<std::byte[]>(static_cast<std::size_t>(kChunk) *
+                                                                  kBufferSize));
     lengths_.resize(allocated_ + count);
     for (std::uint32_t i = count; i > 0; --i) free_.push_back(allocated_ + i - 1);
     allocated_ += count;
@@ -22,7 +22,9 @@ std::optional<std::uint32_t> PacketPool::acquire() {
   return handle;
 }
 
-void PacketPool::release(std::uint32_t handle) { free_.push_back(handle); }
+void PacketPool::release(std::uint32_t handle) {
+  free_.push_back(handle);
+}
 
 std::span<std::byte, PacketPool::kBufferSize> PacketPool::buffer(std::uint32_t handle) {
   std::byte* base = chunks_[handle / kChunk].get();

@@ -1,13 +1,13 @@
 #include "tools/wanem/packet_port.h"
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <cstring>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <array>
@@ -79,7 +79,7 @@ PacketPort::~PacketPort() {
   if (fd_ >= 0) close(fd_);
 }
 
-int PacketPort::receive(std::span<FrameSlot> slots) {
+int PacketPort::receive(std::span<FrameSlot> slots) const {
   std::array<mmsghdr, kBatch> messages{};
   std::array<iovec, kBatch> iov{};
   std::array<sockaddr_ll, kBatch> from{};
@@ -112,7 +112,7 @@ int PacketPort::receive(std::span<FrameSlot> slots) {
   return got;
 }
 
-int PacketPort::send(std::span<const FrameSlot> slots) {
+int PacketPort::send(std::span<const FrameSlot> slots) const {
   std::array<mmsghdr, kBatch> messages{};
   std::array<iovec, kBatch> iov{};
   const std::size_t count = std::min(slots.size(), kBatch);

@@ -41,13 +41,14 @@ class PacketPort {
   // Fills up to min(slots.size(), kBatch) slots. Returns the number of slots used (0:
   // nothing waiting), or -errno on failure. A used slot with length 0 held a frame this
   // socket sent itself: skip it.
-  int receive(std::span<FrameSlot> slots);
+  int receive(std::span<FrameSlot> slots) const;
   // Sends up to min(slots.size(), kBatch) frames. Returns how many the kernel took (0 when
   // it would block), or -errno when the first frame failed.
-  int send(std::span<const FrameSlot> slots);
+  int send(std::span<const FrameSlot> slots) const;
 
  private:
-  PacketPort(int fd, std::string name, int ifindex) : fd_(fd), name_(std::move(name)), ifindex_(ifindex) {}
+  PacketPort(int fd, std::string name, int ifindex)
+      : fd_(fd), name_(std::move(name)), ifindex_(ifindex) {}
 
   int fd_ = -1;
   std::string name_;

@@ -37,7 +37,9 @@ const std::array<Profile, 6> kProfiles{{
 
 }  // namespace
 
-std::span<const Profile> profiles() { return kProfiles; }
+std::span<const Profile> profiles() {
+  return kProfiles;
+}
 
 std::optional<Profile> find_profile(std::string_view name) {
   for (const Profile& p : kProfiles) {

@@ -98,10 +98,11 @@ TEST_CASE("options override the profile wherever the profile stands") {
 
 TEST_CASE("custom link and run options") {
   const auto config =
-      parse({"--delay", "1.5", "--jitter", "200us", "--rate", "100M", "--queue-bdp", "2",
-             "--burst-loss", "3/4", "--reorder", "1", "--reorder-delay", "3ms", "--duplicate",
-             "0.5", "--corrupt", "0.1", "--seed", "42", "--duration", "10", "--json",
-             "/tmp/x.json", "--a2b-queue", "256K", "--quiet"});
+      parse({"--delay",         "1.5",  "--jitter",     "200us", "--rate",    "100M",
+             "--queue-bdp",     "2",    "--burst-loss", "3/4",   "--reorder", "1",
+             "--reorder-delay", "3ms",  "--duplicate",  "0.5",   "--corrupt", "0.1",
+             "--seed",          "42",   "--duration",   "10",    "--json",    "/tmp/x.json",
+             "--a2b-queue",     "256K", "--quiet"});
   REQUIRE(config.has_value());
   const LinkParams& a2b = config->link[0];
   const LinkParams& b2a = config->link[1];

@@ -71,10 +71,8 @@ TEST_CASE("delay adds to the serialisation time") {
   p.delay = milliseconds(20);
   p.rate_bps = 12'000'000;  // 1500 bytes per ms
   LinkModel link(p, 1);
-  CHECK(link.on_packet(kSimulatedEpoch, 1500).deliver_at ==
-        kSimulatedEpoch + milliseconds(21));
-  CHECK(link.on_packet(kSimulatedEpoch, 1500).deliver_at ==
-        kSimulatedEpoch + milliseconds(22));
+  CHECK(link.on_packet(kSimulatedEpoch, 1500).deliver_at == kSimulatedEpoch + milliseconds(21));
+  CHECK(link.on_packet(kSimulatedEpoch, 1500).deliver_at == kSimulatedEpoch + milliseconds(22));
 }
 
 TEST_CASE("random loss, duplication and corruption happen at their configured rates") {
