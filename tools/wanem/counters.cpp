@@ -20,6 +20,7 @@ void for_each_field(const DirectionCounters& c, Visit&& visit) {
   visit("reordered", c.reordered);
   visit("duplicated", c.duplicated);
   visit("corrupted", c.corrupted);
+  visit("dropped_kernel", c.dropped_kernel);
   visit("too_big", c.too_big);
   visit("in_flight", c.in_flight);
   visit("max_queue_bytes", c.max_queue_bytes);

@@ -22,6 +22,9 @@ struct DirectionCounters {
   std::uint64_t reordered = 0;
   std::uint64_t duplicated = 0;
   std::uint64_t corrupted = 0;
+  std::uint64_t dropped_kernel = 0;   // lost at the input socket before the emulator read
+                                      // them (its receive buffer overflowed): not in
+                                      // packets_in
   std::uint64_t too_big = 0;          // truncated on receive, dropped
   std::uint64_t in_flight = 0;        // held when the emulator stopped
   std::uint64_t max_queue_bytes = 0;  // peak rate-limiter backlog

@@ -80,6 +80,7 @@ std::expected<void, std::string> Forwarder::run() {
       !watch(signal_fd_, kSignal)) {
     return std::unexpected(errno_message("epoll_ctl"));
   }
+  for (const PacketPort& port : ports_) (void)port.take_kernel_drops();  // count from here
   started_ = monotonic_now();
   stopped_ = started_;
   if (config_.duration.count() > 0) {
@@ -118,6 +119,9 @@ std::expected<void, std::string> Forwarder::run() {
     if (auto armed = arm_delivery_timer(now); !armed) return armed;
   }
   stopped_ = monotonic_now();
+  for (std::size_t port = 0; port < ports_.size(); ++port) {
+    counters_.direction[port].dropped_kernel += ports_[port].take_kernel_drops();
+  }
   return {};
 }
 

@@ -112,6 +112,13 @@ int PacketPort::receive(std::span<FrameSlot> slots) const {
   return got;
 }
 
+std::uint64_t PacketPort::take_kernel_drops() const {
+  tpacket_stats stats{};
+  socklen_t length = sizeof stats;
+  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &stats, &length) != 0) return 0;
+  return stats.tp_drops;
+}
+
 int PacketPort::send(std::span<const FrameSlot> slots) const {
   std::array<mmsghdr, kBatch> messages{};
   std::array<iovec, kBatch> iov{};

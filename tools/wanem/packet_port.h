@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <span>
 #include <string>
@@ -42,6 +43,10 @@ class PacketPort {
   // nothing waiting), or -errno on failure. A used slot with length 0 held a frame this
   // socket sent itself: skip it.
   int receive(std::span<FrameSlot> slots) const;
+  // Frames the kernel dropped because this socket's receive buffer was full, since the
+  // last call (PACKET_STATISTICS resets on read).
+  std::uint64_t take_kernel_drops() const;
+
   // Sends up to min(slots.size(), kBatch) frames. Returns how many the kernel took (0 when
   // it would block), or -errno when the first frame failed.
   int send(std::span<const FrameSlot> slots) const;
