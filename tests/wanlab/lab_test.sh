@@ -175,7 +175,9 @@ case "$case_name" in
   reorder_dup)
     # What the receiver sees overtaken and twice equals what the emulator reordered and
     # duplicated.
-    up lan --delay 1ms --a2b-reorder 5% --a2b-reorder-delay 2ms --a2b-duplicate 2% --seed 3
+    # A 20 ms hold: hundreds of later datagrams overtake each held one, even when the sender
+    # stalls for a few milliseconds on a busy machine.
+    up lan --delay 1ms --a2b-reorder 5% --a2b-reorder-delay 20ms --a2b-duplicate 2% --seed 3
     in_background B "$work/sink" "$probe" udp-sink $port 300 20
     on A "$probe" udp-blast 10.77.0.2 $port 20000 200 20000 >"$work/blast"
     wait_all
