@@ -518,7 +518,7 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   const std::uint64_t pn = next_packet_number_;
   auto packet = proto::PacketBuilder::short_header(out, remote_id_, pn, packet_number_length());
   if (!packet) return 0;
-  SentPacket sent;
+  SentPacket& sent = loss_.prepare_packet();
   sent.packet_number = pn;
   sent.sent_time = now;
   if (acks_.has_unacked()) {
@@ -544,9 +544,15 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
       sent.ack_eliciting = true;
     }
   }
-  if (packet->payload_size() == 0) return 0;
+  if (packet->payload_size() == 0) {
+    loss_.drop_prepared();
+    return 0;
+  }
   auto size = packet->finish();
-  if (!size) return 0;
+  if (!size) {
+    loss_.drop_prepared();
+    return 0;
+  }
   sent.bytes = static_cast<std::uint32_t>(*size);
   sent.in_flight = sent.ack_eliciting;
   ++next_packet_number_;

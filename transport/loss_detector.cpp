@@ -18,8 +18,25 @@ void SentPacketQueue::pop_front() noexcept {
 LossDetector::LossDetector(const LossDetectorConfig& config)
     : config_(config), rtt_(config.initial_rtt) {}
 
+SentPacket& LossDetector::prepare_packet() {
+  if (prepared_) return sent_.back();
+  prepared_ = true;
+  return sent_.emplace_back();
+}
+
+void LossDetector::drop_prepared() noexcept {
+  if (!prepared_) return;
+  prepared_ = false;
+  sent_.pop_back();
+}
+
 void LossDetector::on_packet_sent(const SentPacket& sent, bool is_app_limited) {
-  sent_.push_back(sent);  // completed in place: the record is large
+  if (prepared_ && &sent == &sent_.back()) {
+    prepared_ = false;
+  } else {
+    drop_prepared();
+    sent_.push_back(sent);  // completed in place: the record is large
+  }
   SentPacket& packet = sent_.back();
   if (packet.in_flight) {
     // A flight that starts from idle measures delivery from now (delivery-rate draft §3.2).
@@ -138,6 +155,7 @@ proto::Result<RecoveryOutcome> LossDetector::on_ack(Instant now,
 std::uint64_t LossDetector::discard_all() noexcept {
   const std::uint64_t discarded = bytes_in_flight_;
   sent_.clear();
+  prepared_ = false;
   bytes_in_flight_ = 0;
   ack_eliciting_in_flight_ = 0;
   loss_time_.reset();

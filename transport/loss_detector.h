@@ -49,6 +49,8 @@ class SentPacketQueue {
   [[nodiscard]] SentPacket& back() noexcept { return items_.back(); }
 
   void push_back(const SentPacket& packet) { items_.push_back(packet); }
+  SentPacket& emplace_back() { return items_.emplace_back(); }
+  void pop_back() noexcept { items_.pop_back(); }
   void pop_front() noexcept;
   void clear() noexcept {
     items_.clear();
@@ -97,6 +99,12 @@ class LossDetector {
   // Records a sent packet; its number must be above every earlier one. `is_app_limited`:
   // the sender had less to send than the window allowed.
   void on_packet_sent(const SentPacket& packet, bool is_app_limited);
+  // A blank record for the packet being built, in place at the end of the tracked ones
+  // (a record is ~330 bytes: building it elsewhere and copying it in costs as much as the
+  // rest of the bookkeeping). Hand it to on_packet_sent() once the packet is sent, or give
+  // it back with drop_prepared(); nothing else may touch the detector in between.
+  SentPacket& prepare_packet();
+  void drop_prepared() noexcept;
 
   // Processes an ACK's ranges (largest first, as proto decodes them). `ack_delay` is the
   // peer's reported delay, already scaled. Error invalid_value when it acknowledges a
@@ -139,7 +147,8 @@ class LossDetector {
 
   LossDetectorConfig config_;
   RttEstimator rtt_;
-  SentPacketQueue sent_;  // by packet number
+  SentPacketQueue sent_;   // by packet number
+  bool prepared_ = false;  // sent_.back() is prepare_packet()'s, not yet sent
   std::uint64_t bytes_in_flight_ = 0;
   std::uint64_t ack_eliciting_in_flight_ = 0;
   std::uint64_t largest_acked_ = 0;
