@@ -205,3 +205,31 @@ TEST_CASE("discarding forgets every packet without declaring it lost or acknowle
   CHECK(acked->acked_packets == 1);
   CHECK(detector.bytes_in_flight() == 0);
 }
+
+TEST_CASE("a record prepared in place counts once sent, and nothing when dropped") {
+  LossDetector detector(config());
+  Recorder recorder;
+  const Instant t0 = kSimulatedEpoch;
+  SentPacket& dropped = detector.prepare_packet();
+  dropped.packet_number = 0;
+  detector.drop_prepared();
+  CHECK(detector.tracked_packets() == 0);
+  CHECK(detector.bytes_in_flight() == 0);
+
+  for (std::uint64_t pn = 0; pn < 3; ++pn) {
+    SentPacket& packet = detector.prepare_packet();
+    packet = data_packet(pn, t0 + milliseconds(pn), 1000);
+    detector.on_packet_sent(packet, false);
+  }
+  CHECK(detector.tracked_packets() == 3);
+  CHECK(detector.bytes_in_flight() == 3000);
+  // A record given by value after one was prepared replaces the prepared one.
+  (void)detector.prepare_packet();
+  detector.on_packet_sent(data_packet(3, t0 + milliseconds(3), 500), false);
+  CHECK(detector.tracked_packets() == 4);
+  CHECK(detector.bytes_in_flight() == 3500);
+  const PacketRange all[] = {{0, 3}};
+  REQUIRE(detector.on_ack(t0 + milliseconds(10), all, milliseconds(0), recorder));
+  CHECK(recorder.acked == std::vector<std::uint64_t>{0, 1, 2, 3});
+  CHECK(detector.bytes_in_flight() == 0);
+}
