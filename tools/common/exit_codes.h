@@ -5,10 +5,10 @@
 namespace dwcp::tools {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitSelfTest = 1;      // --version: the self-test failed
-inline constexpr int kExitUsage = 2;         // bad command line
-inline constexpr int kExitAddress = 3;       // cannot resolve the host, or cannot bind
-inline constexpr int kExitConnection = 4;    // no connection: refused, nothing listening
-inline constexpr int kExitTransfer = 5;      // the transfer failed or data did not verify
+inline constexpr int kExitSelfTest = 1;    // --version: the self-test failed
+inline constexpr int kExitUsage = 2;       // bad command line
+inline constexpr int kExitAddress = 3;     // cannot resolve the host, or cannot bind
+inline constexpr int kExitConnection = 4;  // no connection: refused, nothing listening
+inline constexpr int kExitTransfer = 5;    // the transfer failed or data did not verify
 
 }  // namespace dwcp::tools

@@ -91,13 +91,12 @@ std::string format_summary(const TransferReport& r) {
       static_cast<unsigned long long>(r.id), r.role.c_str(), r.peer.c_str(),
       static_cast<unsigned long long>(r.streams), r.streams == 1 ? "" : "s",
       r.congestion.empty() ? "" : ", ", r.congestion.c_str(), r.seconds,
-      format_bytes(static_cast<double>(r.bytes)).c_str(), r.bits_per_second() / 1e9,
-      status.c_str(),
+      format_bytes(static_cast<double>(r.bytes)).c_str(), r.bits_per_second() / 1e9, status.c_str(),
       static_cast<unsigned long long>(r.verification_errors),
       format_bytes(static_cast<double>(r.retransmitted_bytes)).c_str(),
       static_cast<unsigned long long>(r.packets_lost),
-      static_cast<unsigned long long>(r.spurious_losses), r.rtt.min_us, r.rtt.avg_us,
-      r.rtt.max_us, format_bytes(static_cast<double>(r.cwnd_bytes)).c_str(), r.cpu_percent(),
+      static_cast<unsigned long long>(r.spurious_losses), r.rtt.min_us, r.rtt.avg_us, r.rtt.max_us,
+      format_bytes(static_cast<double>(r.cwnd_bytes)).c_str(), r.cpu_percent(),
       r.cpu_seconds_per_gb());
   return line;
 }

@@ -12,8 +12,8 @@ namespace dwcp::tools {
 
 // One interval of a transfer: the bytes moved in it and the connection's state at its end.
 struct IntervalSample {
-  std::uint64_t id = 0;   // the client's number (dwcp-recv) or 1 (dwcp-send)
-  double start = 0.0;     // seconds since the transfer started
+  std::uint64_t id = 0;  // the client's number (dwcp-recv) or 1 (dwcp-send)
+  double start = 0.0;    // seconds since the transfer started
   double end = 0.0;
   std::uint64_t bytes = 0;
   std::uint64_t retransmitted_bytes = 0;  // in this interval

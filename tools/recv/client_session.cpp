@@ -69,6 +69,8 @@ void ClientSession::run() {
   std::uint64_t last_lost = 0;
   std::map<std::uint64_t, IncomingStream> streams;
   std::uint64_t bytes = 0;
+  // The transfer's end is when its last byte arrived, not when the close handshake was over.
+  Clock::time_point last_data = start;
 
   if (!options_.json) {
     const std::scoped_lock hold(output_.lock);
@@ -98,8 +100,12 @@ void ClientSession::run() {
   for (;;) {
     const auto seen = connection_.events();
     const bool closed = connection_.status() == ConnectionStatus::closed;
-    bytes += drain();
+    const std::uint64_t read = drain();
     const Clock::time_point now = Clock::now();
+    if (read != 0) {
+      bytes += read;
+      last_data = now;
+    }
     if (now >= next_interval) {
       const auto stats = connection_.stats();
       report_.rtt.observe(stats);
@@ -132,7 +138,7 @@ void ClientSession::run() {
     connection_.wait(seen, 10ms);
   }
 
-  report_.seconds = seconds_between(start, Clock::now());
+  report_.seconds = seconds_between(start, bytes != 0 ? last_data : Clock::now());
   report_.cpu_seconds = process_cpu_seconds() - cpu_start;
   report_.bytes = bytes;
   report_.streams = streams.size();

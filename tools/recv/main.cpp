@@ -14,7 +14,9 @@ using namespace dwcp::tools;
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_signal(int /*signal*/) { g_stop.store(true, std::memory_order_relaxed); }
+extern "C" void on_signal(int /*signal*/) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
 
 }  // namespace
 

@@ -28,7 +28,9 @@ bool pattern_known_answers() {
          pattern_word(1, 1000) == 0xd07a9d82d4f4bbafULL;
 }
 
-std::string failed(const char* what) { return std::string("FAILED: ") + what; }
+std::string failed(const char* what) {
+  return std::string("FAILED: ") + what;
+}
 
 }  // namespace
 

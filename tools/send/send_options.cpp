@@ -87,7 +87,8 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
     }
   }
   if (options.action != SendOptions::Action::run) return options;
-  if (options.host.empty()) return std::unexpected(usage_error("-c", "a host to send to is required"));
+  if (options.host.empty())
+    return std::unexpected(usage_error("-c", "a host to send to is required"));
   if (have_time && options.bytes != 0) {
     return std::unexpected(usage_error("-n", "cannot be combined with -t"));
   }

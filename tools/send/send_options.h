@@ -26,7 +26,7 @@ struct SendOptions {
   Action action = Action::run;
   std::string host;
   std::uint16_t port = kDefaultPort;
-  double seconds = 10.0;   // when bytes == 0
+  double seconds = 10.0;    // when bytes == 0
   std::uint64_t bytes = 0;  // total over all streams; 0: send for `seconds`
   std::uint64_t streams = 1;
   std::size_t message_size = std::size_t{64} << 10;

@@ -35,14 +35,13 @@ std::chrono::milliseconds to_millis(double seconds) {
 
 NodeOptions node_options(const SendOptions& options, const transport::SocketAddress& peer) {
   NodeOptions node;
-  node.bind = peer.is_v6() ? transport::SocketAddress::any_v6(0)
-                           : transport::SocketAddress::any_v4(0);
+  node.bind =
+      peer.is_v6() ? transport::SocketAddress::any_v6(0) : transport::SocketAddress::any_v4(0);
   node.connection.congestion = options.congestion;
   node.connection.fixed_rate = options.rate_bits / 8;
   node.connection.stream_send_capacity = kSendQueue;
-  node.connection.handshake_timeout =
-      std::chrono::duration_cast<transport::Duration>(std::chrono::duration<double>(
-          options.connect_timeout));
+  node.connection.handshake_timeout = std::chrono::duration_cast<transport::Duration>(
+      std::chrono::duration<double>(options.connect_timeout));
   node.stream_send_queue = std::max(kSendQueue, 2 * options.message_size + 64);
   return node;
 }
@@ -182,8 +181,8 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   const double cpu_start = process_cpu_seconds();
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                  timed ? options.seconds : 24.0 * 3600.0));
+      start + std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(timed ? options.seconds : 24.0 * 3600.0));
   IntervalPrinter intervals(options, out, start);
   TransferReport report;
   report.role = "sender";

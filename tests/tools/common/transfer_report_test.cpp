@@ -12,7 +12,11 @@ using namespace dwcp::tools;
 TEST_CASE("JSON strings are escaped and non-finite numbers become null") {
   CHECK(json_quote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
   JsonObject json;
-  json.add("n", std::uint64_t{3}).add("x", 0.5).add("bad", std::numeric_limits<double>::infinity()).add("t", true).add("s", "v");
+  json.add("n", std::uint64_t{3})
+      .add("x", 0.5)
+      .add("bad", std::numeric_limits<double>::infinity())
+      .add("t", true)
+      .add("s", "v");
   CHECK(json.str() == "{\"n\":3,\"x\":0.5,\"bad\":null,\"t\":true,\"s\":\"v\"}");
 }
 
@@ -36,12 +40,30 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
   CHECK(r.cpu_percent() == doctest::Approx(50.0));
   CHECK(r.cpu_seconds_per_gb() == doctest::Approx(4.0));
   const std::string json = format_json(r);
-  for (const char* field :
-       {"role", "id", "peer", "congestion", "streams", "seconds", "bytes", "messages",
-        "bits_per_second", "verification_errors", "retransmitted_bytes", "packets_lost",
-        "spurious_losses", "packets_sent", "packets_received", "rtt_min_us", "rtt_avg_us",
-        "rtt_max_us", "cwnd_bytes", "cpu_seconds", "cpu_percent", "cpu_seconds_per_gb",
-        "complete", "close_reason"}) {
+  for (const char* field : {"role",
+                            "id",
+                            "peer",
+                            "congestion",
+                            "streams",
+                            "seconds",
+                            "bytes",
+                            "messages",
+                            "bits_per_second",
+                            "verification_errors",
+                            "retransmitted_bytes",
+                            "packets_lost",
+                            "spurious_losses",
+                            "packets_sent",
+                            "packets_received",
+                            "rtt_min_us",
+                            "rtt_avg_us",
+                            "rtt_max_us",
+                            "cwnd_bytes",
+                            "cpu_seconds",
+                            "cpu_percent",
+                            "cpu_seconds_per_gb",
+                            "complete",
+                            "close_reason"}) {
     CHECK_MESSAGE(json.find(std::string("\"") + field + "\":") != std::string::npos, field);
   }
   const std::string text = format_summary(r);

@@ -65,7 +65,8 @@ TEST_CASE("a rate implies the fixed controller") {
   CHECK(o->congestion == CongestionAlgorithm::fixed);
   CHECK(o->rate_bits == 100'000'000u);
   CHECK(parse({"-c", "h", "-b", "1G", "-C", "fixed"}).has_value());
-  CHECK(error_of({"-c", "h", "-b", "1G", "-C", "bbr"}) == "-b: needs the fixed controller (-C fixed)");
+  CHECK(error_of({"-c", "h", "-b", "1G", "-C", "bbr"}) ==
+        "-b: needs the fixed controller (-C fixed)");
   CHECK(error_of({"-c", "h", "-C", "fixed"}) == "-C: fixed needs a rate (-b)");
 }
 
