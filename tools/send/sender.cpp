@@ -210,10 +210,15 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
       const std::span<std::byte> room = s.stream.claim(size, &why);
       if (room.empty()) {
         if (why == SendStatus::back_pressured) continue;
-        failure = "stream ";
-        failure += std::to_string(s.stream.id());
-        failure += ": ";
-        failure += to_string(why);
+        if (why == SendStatus::closed) {
+          failure = "the connection ended: ";
+          failure += describe(connection.close_reason());
+        } else {
+          failure = "stream ";
+          failure += std::to_string(s.stream.id());
+          failure += ": ";
+          failure += to_string(why);
+        }
         break;
       }
       fill_pattern(s.stream.id(), s.offset, room);
