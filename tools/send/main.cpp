@@ -31,8 +31,9 @@ int print_version() {
   for (const BackendKind kind : {BackendKind::mmsg_gso, BackendKind::mmsg, BackendKind::plain}) {
     auto backend =
         dwcp::transport::open_backend(dwcp::transport::SocketAddress::loopback_v4(0), {}, kind);
-    std::printf("io %-8s %s\n", std::string(to_string(kind)).c_str(),
-                backend ? "available" : ("unavailable: " + to_string(backend.error())).c_str());
+    std::string state = backend ? "available" : "unavailable: ";
+    if (!backend) state += to_string(backend.error());
+    std::printf("io %-8s %s\n", std::string(to_string(kind)).c_str(), state.c_str());
   }
   auto automatic = dwcp::transport::open_backend(dwcp::transport::SocketAddress::loopback_v4(0));
   if (automatic) std::printf("io chosen: %s\n", automatic->reason.c_str());

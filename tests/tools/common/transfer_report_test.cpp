@@ -64,7 +64,10 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
                             "cpu_seconds_per_gb",
                             "complete",
                             "close_reason"}) {
-    CHECK_MESSAGE(json.find(std::string("\"") + field + "\":") != std::string::npos, field);
+    std::string key = "\"";
+    key += field;
+    key += "\":";
+    CHECK_MESSAGE(json.find(key) != std::string::npos, field);
   }
   const std::string text = format_summary(r);
   CHECK(text.find("1.00 Gbit/s") != std::string::npos);
