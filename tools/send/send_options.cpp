@@ -92,6 +92,9 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
   if (have_time && options.bytes != 0) {
     return std::unexpected(usage_error("-n", "cannot be combined with -t"));
   }
+  if (options.bytes != 0 && options.bytes < options.streams) {
+    return std::unexpected(usage_error("-n", "must give every stream (-P) at least one byte"));
+  }
   if (options.rate_bits != 0) {
     if (have_congestion && options.congestion != transport::CongestionAlgorithm::fixed) {
       return std::unexpected(usage_error("-b", "needs the fixed controller (-C fixed)"));

@@ -85,6 +85,8 @@ TEST_CASE("bad command lines name the option and the problem") {
   CHECK(error_of({"-c", "h", "-t", "0"}) == "-t: must be above 0");
   CHECK(error_of({"-c", "h", "-n", "5Q"}).starts_with("-n: '5Q' has an unknown unit"));
   CHECK(error_of({"-c", "h", "-n", "1M", "-t", "2"}) == "-n: cannot be combined with -t");
+  CHECK(error_of({"-c", "h", "-n", "3", "-P", "4"}) ==
+        "-n: must give every stream (-P) at least one byte");
   CHECK(error_of({"-c", "h", "-P", "0"}).starts_with("-P: '0' is outside 1..128"));
   CHECK(error_of({"-c", "h", "-l", "2M"}) == "-l: must be 1 byte .. 1M");
   CHECK(error_of({"-c", "h", "-C", "reno"}) == "-C: is bbr, cubic or fixed");
