@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """dwcp-send and dwcp-recv as a user runs them, over 127.0.0.1 (docs/tools.md).
 
-    send_recv_test.py DWCP_SEND DWCP_RECV cli-errors|loopback|many-clients
+    send_recv_test.py DWCP_SEND DWCP_RECV cli-errors|loopback|many-clients|interrupt
 
 Every process runs under a timeout and is killed if the check fails, so nothing is left
 running; exit 0 on success, 1 with the reason on stderr otherwise.
 """
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -187,4 +188,43 @@ def many_clients():
     print("ok  3 clients at once, each reported with its own byte count")
 
 
-{"cli-errors": cli_errors, "loopback": loopback, "many-clients": many_clients}[sys.argv[3]]()
+def interrupt():
+    """SIGINT stops dwcp-recv at once with the summaries so far, and exit 0."""
+    receiver = Receiver()
+    sender = subprocess.Popen(
+        [SEND, "-c", "127.0.0.1", "-p", receiver.port, "-t", "10", "-b", "200M", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        receiver.proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        code, out, err = receiver.finish()
+        took = time.monotonic() - start
+        try:
+            sent_out, sent_err = sender.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            fail("dwcp-send did not notice that its receiver went away")
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+            sender.communicate()
+    if code != 0:
+        fail(f"dwcp-recv exit {code} after SIGINT: {err}")
+    if took > 3:
+        fail(f"dwcp-recv took {took:.1f} s to stop after SIGINT")
+    [report] = summaries(out, "receiver")
+    if report["complete"] or report["close_reason"] != "interrupted" or report["bytes"] == 0:
+        fail(f"expected an interrupted summary with data: {report}")
+    if report["verification_errors"] != 0:
+        fail(f"verification errors: {report}")
+    if sender.returncode != 5 or len(sent_err.splitlines()) != 1:
+        fail(f"dwcp-send exit {sender.returncode}, stderr {sent_err!r}; expected 5, one line")
+    [sent] = summaries(sent_out, "sender")
+    if sent["congestion"] != "fixed":
+        fail(f"-b should imply the fixed controller: {sent}")
+    print(f"ok  SIGINT: dwcp-recv stopped in {took:.2f} s with the summary of "
+          f"{report['bytes']} bytes; dwcp-send failed with exit 5")
+
+
+{"cli-errors": cli_errors, "loopback": loopback, "many-clients": many_clients,
+ "interrupt": interrupt}[sys.argv[3]]()
