@@ -96,6 +96,31 @@ void ClientSession::run() {
     return read;
   };
 
+  // One interval line (when they are on) and the RTT snapshot.
+  auto emit_interval = [&](Clock::time_point now) {
+    const auto stats = connection_.stats();
+    report_.rtt.observe(stats);
+    if (print_intervals) {
+      IntervalSample sample;
+      sample.id = id_;
+      sample.start = last_seconds;
+      sample.end = seconds_between(start, now);
+      sample.bytes = bytes - last_bytes;
+      sample.retransmitted_bytes = stats.stream_bytes_retransmitted - last_retransmitted;
+      sample.packets_lost = stats.packets_lost - last_lost;
+      sample.cwnd_bytes = stats.congestion_window;
+      sample.rtt_us = std::chrono::duration<double, std::micro>(stats.smoothed_rtt).count();
+      const std::scoped_lock hold(output_.lock);
+      std::fputs(format_interval(sample).c_str(), output_.out);
+      std::fflush(output_.out);
+      last_seconds = sample.end;
+    }
+    last_bytes = bytes;
+    last_retransmitted = stats.stream_bytes_retransmitted;
+    last_lost = stats.packets_lost;
+    while (next_interval <= now) next_interval += interval;
+  };
+
   bool interrupted = false;
   for (;;) {
     const auto seen = connection_.events();
@@ -106,29 +131,7 @@ void ClientSession::run() {
       bytes += read;
       last_data = now;
     }
-    if (now >= next_interval) {
-      const auto stats = connection_.stats();
-      report_.rtt.observe(stats);
-      if (print_intervals) {
-        IntervalSample sample;
-        sample.id = id_;
-        sample.start = last_seconds;
-        sample.end = seconds_between(start, now);
-        sample.bytes = bytes - last_bytes;
-        sample.retransmitted_bytes = stats.stream_bytes_retransmitted - last_retransmitted;
-        sample.packets_lost = stats.packets_lost - last_lost;
-        sample.cwnd_bytes = stats.congestion_window;
-        sample.rtt_us = std::chrono::duration<double, std::micro>(stats.smoothed_rtt).count();
-        const std::scoped_lock hold(output_.lock);
-        std::fputs(format_interval(sample).c_str(), output_.out);
-        std::fflush(output_.out);
-        last_seconds = sample.end;
-      }
-      last_bytes = bytes;
-      last_retransmitted = stats.stream_bytes_retransmitted;
-      last_lost = stats.packets_lost;
-      while (next_interval <= now) next_interval += interval;
-    }
+    if (now >= next_interval) emit_interval(now);
     // Closed before this drain: nothing more can arrive.
     if (closed) break;
     if (stop_.load(std::memory_order_relaxed)) {
@@ -138,6 +141,11 @@ void ClientSession::run() {
     connection_.wait(seen, 10ms);
   }
 
+  // The last, partial interval, up to the last byte, as iperf3 prints it.
+  if (bytes > last_bytes &&
+      seconds_between(start, last_data) - last_seconds >= 0.1 * options_.interval) {
+    emit_interval(last_data);
+  }
   report_.seconds = seconds_between(start, bytes != 0 ? last_data : Clock::now());
   report_.cpu_seconds = process_cpu_seconds() - cpu_start;
   report_.bytes = bytes;

@@ -96,7 +96,20 @@ class IntervalPrinter {
 
   void poll(Clock::time_point now, std::uint64_t bytes, const Connection& connection,
             RttSummary& rtt) {
-    if (now < next_) return;
+    if (now >= next_) emit(now, bytes, connection, rtt);
+  }
+
+  // The last, partial interval, as iperf3 prints it (unless it is too short to mean much).
+  void finish(Clock::time_point now, std::uint64_t bytes, const Connection& connection,
+              RttSummary& rtt) {
+    if (seconds_between(start_, now) - last_seconds_ >= 0.1 * interval_) {
+      emit(now, bytes, connection, rtt);
+    }
+  }
+
+ private:
+  void emit(Clock::time_point now, std::uint64_t bytes, const Connection& connection,
+            RttSummary& rtt) {
     const auto stats = connection.stats();
     rtt.observe(stats);
     if (enabled_) {
@@ -121,7 +134,6 @@ class IntervalPrinter {
     while (next_ <= now) next_ += step;
   }
 
- private:
   bool enabled_;
   double interval_;
   std::FILE* out_;
@@ -257,6 +269,7 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     connection.wait(seen, 10ms);
   }
   const Clock::time_point end = Clock::now();
+  intervals.finish(end, total, connection, report.rtt);
   report.seconds = seconds_between(start, end);
   report.cpu_seconds = process_cpu_seconds() - cpu_start;
   report.bytes = total;
