@@ -34,6 +34,10 @@ double TransferReport::cpu_seconds_per_gb() const noexcept {
   return bytes > 0 ? cpu_seconds * 1e9 / static_cast<double>(bytes) : 0.0;
 }
 
+double TransferReport::cpu_cycles_per_byte() const noexcept {
+  return bytes > 0 ? cpu_seconds * cpu_hz / static_cast<double>(bytes) : 0.0;
+}
+
 void TransferReport::take_stats(const transport::ConnectionStats& stats) {
   retransmitted_bytes = stats.stream_bytes_retransmitted;
   packets_lost = stats.packets_lost;
@@ -87,7 +91,7 @@ std::string format_summary(const TransferReport& r) {
       line, sizeof line,
       "[%3llu] %s %s, %llu stream%s%s%s: %.2f sec  %s  %.2f Gbit/s  %s\n"
       "      verification errors %llu, retransmitted %s, packets lost %llu (%llu spurious), "
-      "rtt min/avg/max %.0f/%.0f/%.0f us, cwnd %s, cpu %.0f%% (%.2f s/GB)\n",
+      "rtt min/avg/max %.0f/%.0f/%.0f us, cwnd %s, cpu %.0f%% (%.2f s/GB, ~%.1f cycles/B)\n",
       static_cast<unsigned long long>(r.id), r.role.c_str(), r.peer.c_str(),
       static_cast<unsigned long long>(r.streams), r.streams == 1 ? "" : "s",
       r.congestion.empty() ? "" : ", ", r.congestion.c_str(), r.seconds,
@@ -97,7 +101,7 @@ std::string format_summary(const TransferReport& r) {
       static_cast<unsigned long long>(r.packets_lost),
       static_cast<unsigned long long>(r.spurious_losses), r.rtt.min_us, r.rtt.avg_us, r.rtt.max_us,
       format_bytes(static_cast<double>(r.cwnd_bytes)).c_str(), r.cpu_percent(),
-      r.cpu_seconds_per_gb());
+      r.cpu_seconds_per_gb(), r.cpu_cycles_per_byte());
   return line;
 }
 
@@ -125,6 +129,7 @@ std::string format_json(const TransferReport& r) {
       .add("cpu_seconds", r.cpu_seconds)
       .add("cpu_percent", r.cpu_percent())
       .add("cpu_seconds_per_gb", r.cpu_seconds_per_gb())
+      .add("cpu_cycles_per_byte", r.cpu_cycles_per_byte())
       .add("complete", r.complete)
       .add("close_reason", r.close_reason);
   return json.str();

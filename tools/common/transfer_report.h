@@ -50,12 +50,15 @@ struct TransferReport {
   RttSummary rtt;
   std::uint64_t cwnd_bytes = 0;
   double cpu_seconds = 0.0;  // of the whole process over `seconds`
+  double cpu_hz = 0.0;       // the CPU clock (cpu_clock_hz()); 0: unknown
   bool complete = false;     // the connection closed gracefully with every byte delivered
   std::string close_reason;  // empty when complete
 
   [[nodiscard]] double bits_per_second() const noexcept;
   [[nodiscard]] double cpu_percent() const noexcept;
   [[nodiscard]] double cpu_seconds_per_gb() const noexcept;
+  // Estimated from cpu_seconds and cpu_hz; 0 when either is unknown.
+  [[nodiscard]] double cpu_cycles_per_byte() const noexcept;
   // Copies the connection's counters (not bytes, messages or seconds).
   void take_stats(const transport::ConnectionStats& stats);
 };

@@ -148,6 +148,7 @@ void ClientSession::run() {
   }
   report_.seconds = seconds_between(start, bytes != 0 ? last_data : Clock::now());
   report_.cpu_seconds = process_cpu_seconds() - cpu_start;
+  report_.cpu_hz = cpu_clock_hz();
   report_.bytes = bytes;
   report_.streams = streams.size();
   bool all_ended = true;

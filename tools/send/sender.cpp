@@ -272,6 +272,7 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   intervals.finish(end, total, connection, report.rtt);
   report.seconds = seconds_between(start, end);
   report.cpu_seconds = process_cpu_seconds() - cpu_start;
+  report.cpu_hz = cpu_clock_hz();
   report.bytes = total;
   for (const StreamState& s : streams) report.messages += s.messages;
   report.take_stats(connection.stats());

@@ -39,6 +39,9 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
   CHECK(r.bits_per_second() == doctest::Approx(1e9));
   CHECK(r.cpu_percent() == doctest::Approx(50.0));
   CHECK(r.cpu_seconds_per_gb() == doctest::Approx(4.0));
+  CHECK(r.cpu_cycles_per_byte() == doctest::Approx(0.0));  // clock unknown
+  r.cpu_hz = 2e9;
+  CHECK(r.cpu_cycles_per_byte() == doctest::Approx(8.0));
   const std::string json = format_json(r);
   for (const char* field : {"role",
                             "id",

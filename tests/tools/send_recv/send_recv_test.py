@@ -21,7 +21,7 @@ FIELDS = [
     "bits_per_second", "verification_errors", "retransmitted_bytes", "packets_lost",
     "spurious_losses", "packets_sent", "packets_received", "rtt_min_us", "rtt_avg_us",
     "rtt_max_us", "cwnd_bytes", "cpu_seconds", "cpu_percent", "cpu_seconds_per_gb",
-    "complete", "close_reason",
+    "cpu_cycles_per_byte", "complete", "close_reason",
 ]
 
 
