@@ -1,0 +1,61 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "tools/recv/recv_options.h"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "tools/common/exit_codes.h"
+
+using namespace dwcp::tools;
+
+namespace {
+
+std::expected<RecvOptions, CliError> parse(const std::vector<std::string_view>& args) {
+  return parse_recv_options(args);
+}
+
+std::string error_of(const std::vector<std::string_view>& args) {
+  const auto result = parse(args);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().exit_code == kExitUsage);
+  CHECK(result.error().message.find('\n') == std::string::npos);
+  return result.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("defaults listen on every address, port 5301, one line a second") {
+  const auto o = parse({});
+  REQUIRE(o.has_value());
+  CHECK(o->bind == "0.0.0.0");
+  CHECK(o->port == 5301);
+  CHECK(o->interval == doctest::Approx(1.0));
+  CHECK(o->idle_timeout == doctest::Approx(0.0));
+  CHECK_FALSE(o->json);
+  CHECK_FALSE(o->one_off);
+}
+
+TEST_CASE("every option is taken") {
+  const auto o = parse({"-s", "-B", "127.0.0.1", "--port=0", "-i", "0", "--json", "--one-off",
+                        "--idle-timeout", "30"});
+  REQUIRE(o.has_value());
+  CHECK(o->bind == "127.0.0.1");
+  CHECK(o->port == 0);
+  CHECK(o->interval == doctest::Approx(0.0));
+  CHECK(o->idle_timeout == doctest::Approx(30.0));
+  CHECK(o->json);
+  CHECK(o->one_off);
+  CHECK(parse({"--version"})->action == RecvOptions::Action::version);
+}
+
+TEST_CASE("bad command lines name the option and the problem") {
+  CHECK(error_of({"--nope"}) == "--nope: unknown option (see --help)");
+  CHECK(error_of({"-p"}) == "-p: needs a value");
+  CHECK(error_of({"-p", "x"}).starts_with("-p: 'x' is not a port"));
+  CHECK(error_of({"-i", "-1"}).starts_with("-i: '-1' is negative"));
+  CHECK(error_of({"--idle-timeout", "soon"}).starts_with("--idle-timeout: 'soon' is not"));
+  CHECK(error_of({"-B", ""}) == "-B: empty address");
+  CHECK(error_of({"--one-off=1"}) == "--one-off: takes no value");
+  CHECK(error_of({"stray"}).starts_with("stray: unexpected argument"));
+}

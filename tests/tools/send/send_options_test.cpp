@@ -1,0 +1,96 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "tools/send/send_options.h"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "tools/common/exit_codes.h"
+
+using namespace dwcp::tools;
+using dwcp::transport::CongestionAlgorithm;
+
+namespace {
+
+std::expected<SendOptions, CliError> parse(const std::vector<std::string_view>& args) {
+  return parse_send_options(args);
+}
+
+// The one-line message of a command line that must be refused as a usage error.
+std::string error_of(const std::vector<std::string_view>& args) {
+  const auto result = parse(args);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().exit_code == kExitUsage);
+  CHECK(result.error().message.find('\n') == std::string::npos);
+  return result.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("defaults follow iperf3") {
+  const auto o = parse({"-c", "127.0.0.1"});
+  REQUIRE(o.has_value());
+  CHECK(o->action == SendOptions::Action::run);
+  CHECK(o->host == "127.0.0.1");
+  CHECK(o->port == kDefaultPort);
+  CHECK(o->seconds == doctest::Approx(10.0));
+  CHECK(o->bytes == 0);
+  CHECK(o->streams == 1);
+  CHECK(o->message_size == 64u << 10);
+  CHECK(o->congestion == CongestionAlgorithm::bbr);
+  CHECK(o->interval == doctest::Approx(1.0));
+  CHECK_FALSE(o->json);
+}
+
+TEST_CASE("every option is taken, short and long") {
+  const auto o = parse({"--client", "h", "-p", "9000", "-n", "64M", "-P", "4", "-l", "128K",
+                        "--congestion=cubic", "-i", "0.5", "--json", "--connect-timeout", "2"});
+  REQUIRE(o.has_value());
+  CHECK(o->port == 9000);
+  CHECK(o->bytes == 64u << 20);
+  CHECK(o->streams == 4);
+  CHECK(o->message_size == 128u << 10);
+  CHECK(o->congestion == CongestionAlgorithm::cubic);
+  CHECK(o->interval == doctest::Approx(0.5));
+  CHECK(o->json);
+  CHECK(o->connect_timeout == doctest::Approx(2.0));
+  const auto t = parse({"-c", "h", "-t", "3"});
+  REQUIRE(t.has_value());
+  CHECK(t->seconds == doctest::Approx(3.0));
+}
+
+TEST_CASE("a rate implies the fixed controller") {
+  const auto o = parse({"-c", "h", "-b", "100M"});
+  REQUIRE(o.has_value());
+  CHECK(o->congestion == CongestionAlgorithm::fixed);
+  CHECK(o->rate_bits == 100'000'000u);
+  CHECK(parse({"-c", "h", "-b", "1G", "-C", "fixed"}).has_value());
+  CHECK(error_of({"-c", "h", "-b", "1G", "-C", "bbr"}) ==
+        "-b: needs the fixed controller (-C fixed)");
+  CHECK(error_of({"-c", "h", "-C", "fixed"}) == "-C: fixed needs a rate (-b)");
+}
+
+TEST_CASE("--version and --help need no host") {
+  CHECK(parse({"--version"})->action == SendOptions::Action::version);
+  CHECK(parse({"-h"})->action == SendOptions::Action::help);
+}
+
+TEST_CASE("bad command lines name the option and the problem") {
+  CHECK(error_of({"-c", "h", "--frobnicate"}) == "--frobnicate: unknown option (see --help)");
+  CHECK(error_of({"-c"}) == "-c: needs a value");
+  CHECK(error_of({"-p", "80"}) == "-c: a host to send to is required");
+  CHECK(error_of({"-c", "h", "-p", "70000"}).starts_with("-p: '70000' is not a port"));
+  CHECK(error_of({"-c", "h", "-p", "0"}) == "-p: port 0 cannot be connected to");
+  CHECK(error_of({"-c", "h", "-t", "abc"}).starts_with("-t: 'abc' is not a number"));
+  CHECK(error_of({"-c", "h", "-t", "0"}) == "-t: must be above 0");
+  CHECK(error_of({"-c", "h", "-n", "5Q"}).starts_with("-n: '5Q' has an unknown unit"));
+  CHECK(error_of({"-c", "h", "-n", "1M", "-t", "2"}) == "-n: cannot be combined with -t");
+  CHECK(error_of({"-c", "h", "-n", "3", "-P", "4"}) ==
+        "-n: must give every stream (-P) at least one byte");
+  CHECK(error_of({"-c", "h", "-P", "0"}).starts_with("-P: '0' is outside 1..128"));
+  CHECK(error_of({"-c", "h", "-l", "2M"}) == "-l: must be 1 byte .. 1M");
+  CHECK(error_of({"-c", "h", "-C", "reno"}) == "-C: is bbr, cubic or fixed");
+  CHECK(error_of({"-c", "h", "-b", "-5"}).starts_with("-b: '-5' is negative"));
+  CHECK(error_of({"-c", "h", "--json=yes"}) == "--json: takes no value");
+  CHECK(error_of({"-c", "h", "extra"}).starts_with("extra: unexpected argument"));
+}

@@ -1,0 +1,138 @@
+#include "tools/common/transfer_report.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "tools/common/json_writer.h"
+
+namespace dwcp::tools {
+namespace {
+
+double micros(transport::Duration d) noexcept {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+}  // namespace
+
+void RttSummary::observe(const transport::ConnectionStats& stats) noexcept {
+  if (stats.smoothed_rtt.count() <= 0) return;
+  min_us = micros(stats.min_rtt);
+  avg_us = micros(stats.smoothed_rtt);
+  max_us = std::max(max_us, avg_us);
+}
+
+double TransferReport::bits_per_second() const noexcept {
+  return seconds > 0.0 ? static_cast<double>(bytes) * 8.0 / seconds : 0.0;
+}
+
+double TransferReport::cpu_percent() const noexcept {
+  return seconds > 0.0 ? 100.0 * cpu_seconds / seconds : 0.0;
+}
+
+double TransferReport::cpu_seconds_per_gb() const noexcept {
+  return bytes > 0 ? cpu_seconds * 1e9 / static_cast<double>(bytes) : 0.0;
+}
+
+double TransferReport::cpu_cycles_per_byte() const noexcept {
+  return bytes > 0 ? cpu_seconds * cpu_hz / static_cast<double>(bytes) : 0.0;
+}
+
+void TransferReport::take_stats(const transport::ConnectionStats& stats) {
+  retransmitted_bytes = stats.stream_bytes_retransmitted;
+  packets_lost = stats.packets_lost;
+  spurious_losses = stats.spurious_losses;
+  packets_sent = stats.packets_sent;
+  packets_received = stats.packets_received;
+  cwnd_bytes = stats.congestion_window;
+  rtt.observe(stats);
+}
+
+std::string format_bytes(double bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  std::size_t unit = 0;
+  while (bytes >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    bytes /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0) {
+    std::snprintf(text, sizeof text, "%.0f %s", bytes, kUnits[unit]);
+  } else {
+    std::snprintf(text, sizeof text, "%.2f %s", bytes, kUnits[unit]);
+  }
+  return text;
+}
+
+std::string interval_header() {
+  return "[ ID] Interval           Transfer     Bitrate         Retr        Lost    Cwnd        "
+         "RTT\n";
+}
+
+std::string format_interval(const IntervalSample& s) {
+  const double seconds = s.end - s.start;
+  const double gbits = seconds > 0.0 ? static_cast<double>(s.bytes) * 8.0 / seconds / 1e9 : 0.0;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "[%3llu] %6.2f-%-6.2f sec  %-11s  %6.2f Gbit/s  %-10s  %-6llu  %-10s  %.0f us\n",
+                static_cast<unsigned long long>(s.id), s.start, s.end,
+                format_bytes(static_cast<double>(s.bytes)).c_str(), gbits,
+                format_bytes(static_cast<double>(s.retransmitted_bytes)).c_str(),
+                static_cast<unsigned long long>(s.packets_lost),
+                format_bytes(static_cast<double>(s.cwnd_bytes)).c_str(), s.rtt_us);
+  return line;
+}
+
+std::string format_summary(const TransferReport& r) {
+  std::string status = r.complete ? "complete" : "INCOMPLETE: ";
+  if (!r.complete) status += r.close_reason;
+  char line[1024];
+  std::snprintf(
+      line, sizeof line,
+      "[%3llu] %s %s, %llu stream%s%s%s: %.2f sec  %s  %.2f Gbit/s  %s\n"
+      "      verification errors %llu, retransmitted %s, packets lost %llu (%llu spurious), "
+      "rtt min/avg/max %.0f/%.0f/%.0f us, cwnd %s, cpu %.0f%% (%.2f s/GB, ~%.1f cycles/B)\n",
+      static_cast<unsigned long long>(r.id), r.role.c_str(), r.peer.c_str(),
+      static_cast<unsigned long long>(r.streams), r.streams == 1 ? "" : "s",
+      r.congestion.empty() ? "" : ", ", r.congestion.c_str(), r.seconds,
+      format_bytes(static_cast<double>(r.bytes)).c_str(), r.bits_per_second() / 1e9, status.c_str(),
+      static_cast<unsigned long long>(r.verification_errors),
+      format_bytes(static_cast<double>(r.retransmitted_bytes)).c_str(),
+      static_cast<unsigned long long>(r.packets_lost),
+      static_cast<unsigned long long>(r.spurious_losses), r.rtt.min_us, r.rtt.avg_us, r.rtt.max_us,
+      format_bytes(static_cast<double>(r.cwnd_bytes)).c_str(), r.cpu_percent(),
+      r.cpu_seconds_per_gb(), r.cpu_cycles_per_byte());
+  return line;
+}
+
+std::string format_json(const TransferReport& r) {
+  JsonObject json;
+  json.add("role", r.role)
+      .add("id", r.id)
+      .add("peer", r.peer)
+      .add("congestion", r.congestion)
+      .add("streams", r.streams)
+      .add("seconds", r.seconds)
+      .add("bytes", r.bytes)
+      .add("messages", r.messages)
+      .add("bits_per_second", r.bits_per_second())
+      .add("verification_errors", r.verification_errors)
+      .add("retransmitted_bytes", r.retransmitted_bytes)
+      .add("packets_lost", r.packets_lost)
+      .add("spurious_losses", r.spurious_losses)
+      .add("packets_sent", r.packets_sent)
+      .add("packets_received", r.packets_received)
+      .add("rtt_min_us", r.rtt.min_us)
+      .add("rtt_avg_us", r.rtt.avg_us)
+      .add("rtt_max_us", r.rtt.max_us)
+      .add("cwnd_bytes", r.cwnd_bytes)
+      .add("cpu_seconds", r.cpu_seconds)
+      .add("cpu_percent", r.cpu_percent())
+      .add("cpu_seconds_per_gb", r.cpu_seconds_per_gb())
+      .add("cpu_cycles_per_byte", r.cpu_cycles_per_byte())
+      .add("complete", r.complete)
+      .add("close_reason", r.close_reason);
+  return json.str();
+}
+
+}  // namespace dwcp::tools

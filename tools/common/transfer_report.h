@@ -1,0 +1,77 @@
+// What dwcp-send and dwcp-recv report: iperf3-style interval lines, a summary per
+// connection, and the same summary as one JSON object (docs/tools.md lists the fields).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "transport/connection.h"
+
+namespace dwcp::tools {
+
+// One interval of a transfer: the bytes moved in it and the connection's state at its end.
+struct IntervalSample {
+  std::uint64_t id = 0;  // the client's number (dwcp-recv) or 1 (dwcp-send)
+  double start = 0.0;    // seconds since the transfer started
+  double end = 0.0;
+  std::uint64_t bytes = 0;
+  std::uint64_t retransmitted_bytes = 0;  // in this interval
+  std::uint64_t packets_lost = 0;         // in this interval
+  std::uint64_t cwnd_bytes = 0;
+  double rtt_us = 0.0;  // smoothed
+};
+
+// RTT over a connection's life: the transport's minimum, its smoothed value at the end,
+// and the largest smoothed value seen in the snapshots taken.
+struct RttSummary {
+  double min_us = 0.0;
+  double avg_us = 0.0;
+  double max_us = 0.0;
+
+  void observe(const transport::ConnectionStats& stats) noexcept;
+};
+
+struct TransferReport {
+  std::string role;  // "sender" or "receiver"
+  std::uint64_t id = 0;
+  std::string peer;        // "127.0.0.1:5301"
+  std::string congestion;  // the sender's controller; empty at the receiver
+  std::uint64_t streams = 0;
+  double seconds = 0.0;
+  std::uint64_t bytes = 0;     // sent (accepted by the transport) or received and verified
+  std::uint64_t messages = 0;  // messages those bytes came in
+  std::uint64_t verification_errors = 0;  // messages that did not match the pattern
+  std::uint64_t retransmitted_bytes = 0;
+  std::uint64_t packets_lost = 0;
+  std::uint64_t spurious_losses = 0;
+  std::uint64_t packets_sent = 0;
+  std::uint64_t packets_received = 0;
+  RttSummary rtt;
+  std::uint64_t cwnd_bytes = 0;
+  double cpu_seconds = 0.0;  // of the whole process over `seconds`
+  double cpu_hz = 0.0;       // the CPU clock (cpu_clock_hz()); 0: unknown
+  bool complete = false;     // the connection closed gracefully with every byte delivered
+  std::string close_reason;  // empty when complete
+
+  [[nodiscard]] double bits_per_second() const noexcept;
+  [[nodiscard]] double cpu_percent() const noexcept;
+  [[nodiscard]] double cpu_seconds_per_gb() const noexcept;
+  // Estimated from cpu_seconds and cpu_hz; 0 when either is unknown.
+  [[nodiscard]] double cpu_cycles_per_byte() const noexcept;
+  // Copies the connection's counters (not bytes, messages or seconds).
+  void take_stats(const transport::ConnectionStats& stats);
+};
+
+// "1.50 GiB", "512 KiB", "17 B".
+std::string format_bytes(double bytes);
+// The column titles above interval lines.
+std::string interval_header();
+// "[  1]   0.00-1.00   sec  2.10 GiB  18.04 Gbit/s  retr 0 B  lost 0  cwnd 2.00 MiB  rtt 52 us"
+std::string format_interval(const IntervalSample& sample);
+// Two lines, ending in a newline.
+std::string format_summary(const TransferReport& report);
+// One JSON object, one line, no newline.
+std::string format_json(const TransferReport& report);
+
+}  // namespace dwcp::tools

@@ -1,0 +1,53 @@
+// One client of dwcp-recv: a thread that takes the client's streams, verifies every
+// message against the test pattern (tools/common/test_pattern.h) and drops it, prints the
+// client's interval lines, and at the end its summary. Clients run side by side.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "tools/common/transfer_report.h"
+#include "tools/recv/recv_options.h"
+#include "transport/api/connection.h"
+
+namespace dwcp::tools {
+
+// Where every session prints: lines from different clients never interleave.
+struct SharedOutput {
+  std::FILE* out = stdout;
+  std::mutex lock;
+};
+
+class ClientSession {
+ public:
+  // Starts the session's thread at once.
+  ClientSession(std::uint64_t id, Connection connection, const RecvOptions& options,
+                SharedOutput& output);
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+  ~ClientSession();
+
+  // Ends the session early (SIGINT): the connection is aborted and the summary printed.
+  void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+  // The summary was printed; report() is final.
+  [[nodiscard]] bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+  // Waits for the thread; then the summary.
+  const TransferReport& join();
+
+ private:
+  void run();
+
+  std::uint64_t id_;
+  Connection connection_;
+  const RecvOptions& options_;
+  SharedOutput& output_;
+  TransferReport report_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+};
+
+}  // namespace dwcp::tools

@@ -1,0 +1,93 @@
+#include "tools/recv/receiver.h"
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "tools/common/address_resolver.h"
+#include "tools/common/exit_codes.h"
+#include "tools/recv/client_session.h"
+#include "transport/api/node.h"
+
+namespace dwcp::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Each stream's window (the sender's credit): 4 MiB, the connection's four times that.
+constexpr std::uint64_t kStreamWindow = std::uint64_t{4} << 20;
+
+NodeOptions node_options(const transport::SocketAddress& bind) {
+  NodeOptions node;
+  node.bind = bind;
+  node.accept_connections = true;
+  node.connection.params.initial_max_stream_data = kStreamWindow;
+  node.connection.params.initial_max_data = 4 * kStreamWindow;
+  node.connection.params.initial_max_streams = 256;
+  return node;
+}
+
+}  // namespace
+
+int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FILE* out) {
+  auto bind = resolve_address(options.bind, options.port);
+  if (!bind) {
+    std::fprintf(stderr, "dwcp-recv: %s\n", bind.error().c_str());
+    return kExitAddress;
+  }
+  auto node = Node::start(node_options(*bind));
+  if (!node) {
+    std::fprintf(stderr, "dwcp-recv: cannot listen on %s: %s\n", bind->to_string().c_str(),
+                 node.error().c_str());
+    return kExitAddress;
+  }
+  std::fprintf(stderr, "dwcp-recv: listening on %s\n",
+               (*node)->local_address().to_string().c_str());
+  std::fflush(stderr);
+
+  SharedOutput output;
+  output.out = out;
+  std::vector<std::unique_ptr<ClientSession>> sessions;
+  std::uint64_t next_id = 1;
+  int exit_code = kExitOk;
+  Clock::time_point last_activity = Clock::now();
+  const auto idle_timeout = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options.idle_timeout));
+  bool done = false;
+  while (!done) {
+    if (stop.load(std::memory_order_relaxed)) {
+      for (auto& session : sessions) session->request_stop();
+      break;
+    }
+    if (auto connection = (*node)->accept(100ms)) {
+      sessions.push_back(
+          std::make_unique<ClientSession>(next_id++, std::move(*connection), options, output));
+    }
+    // Reap the clients that finished.
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      if (!(*it)->finished()) {
+        ++it;
+        continue;
+      }
+      const TransferReport& report = (*it)->join();
+      const bool failed = !report.complete || report.verification_errors != 0;
+      if (failed) exit_code = kExitTransfer;
+      it = sessions.erase(it);
+      if (options.one_off) done = true;
+    }
+    if (!sessions.empty()) {
+      last_activity = Clock::now();
+    } else if (options.idle_timeout > 0.0 && Clock::now() - last_activity > idle_timeout) {
+      std::fprintf(stderr, "dwcp-recv: no client for %.1f s, exiting\n", options.idle_timeout);
+      done = true;
+    }
+  }
+  // Interrupted or one-off: whoever is still connected gets a summary, then goes.
+  for (auto& session : sessions) session->request_stop();
+  for (auto& session : sessions) session->join();
+  if (stop.load(std::memory_order_relaxed)) return kExitOk;
+  return options.one_off ? exit_code : kExitOk;
+}
+
+}  // namespace dwcp::tools

@@ -1,0 +1,60 @@
+#include "tools/recv/recv_options.h"
+
+#include "tools/common/units.h"
+
+namespace dwcp::tools {
+
+std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::string_view> args) {
+  RecvOptions options;
+  ArgCursor cursor(args);
+  while (!cursor.done()) {
+    const std::string_view name = cursor.next();
+    const bool flag = name == "--json" || name == "-J" || name == "--one-off" || name == "-1" ||
+                      name == "--version" || name == "-v" || name == "--help" || name == "-h" ||
+                      name == "-s" || name == "--server";
+    if (flag) {
+      if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
+      if (name == "--json" || name == "-J") options.json = true;
+      if (name == "--one-off" || name == "-1") options.one_off = true;
+      if (name == "--version" || name == "-v") options.action = RecvOptions::Action::version;
+      if (name == "--help" || name == "-h") options.action = RecvOptions::Action::help;
+      continue;  // -s: iperf3's "server", accepted for habit's sake
+    }
+    if (!name.starts_with("-") || name == "-" || name == "--") {
+      return std::unexpected(usage_error(name, "unexpected argument (options start with '-')"));
+    }
+    const bool known = name == "-B" || name == "--bind" || name == "-p" || name == "--port" ||
+                       name == "-i" || name == "--interval" || name == "--idle-timeout";
+    if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
+    auto value = cursor.value();
+    if (!value) return std::unexpected(value.error());
+    const std::string_view text = *value;
+    if (name == "-B" || name == "--bind") {
+      if (text.empty()) return std::unexpected(usage_error(name, "empty address"));
+      options.bind = text;
+    } else if (name == "-p" || name == "--port") {
+      auto port = parse_port(text);
+      if (!port) return std::unexpected(usage_error(name, port.error()));
+      options.port = *port;
+    } else {
+      auto seconds = parse_seconds(text);
+      if (!seconds) return std::unexpected(usage_error(name, seconds.error()));
+      (name == "--idle-timeout" ? options.idle_timeout : options.interval) = *seconds;
+    }
+  }
+  return options;
+}
+
+std::string recv_usage() {
+  return "usage: dwcp-recv [options]\n"
+         "  -B, --bind ADDRESS        listen on this address (default 0.0.0.0)\n"
+         "  -p, --port PORT           and port (default 5301; 0 picks one, printed on stderr)\n"
+         "  -i, --interval SECONDS    between report lines per client (default 1; 0: none)\n"
+         "  -1, --one-off             exit after the first client finished\n"
+         "      --idle-timeout S      exit after S seconds without any client (default: never)\n"
+         "  -J, --json                one JSON object per client summary, nothing else\n"
+         "  -v, --version             version\n"
+         "  -h, --help                this text\n";
+}
+
+}  // namespace dwcp::tools

@@ -1,0 +1,33 @@
+// dwcp-recv's command line (docs/tools.md), parsed without I/O so it is unit-tested:
+//
+//   dwcp-recv [-B ADDRESS] [-p PORT] [-i INTERVAL] [--json] [--one-off]
+//             [--idle-timeout SECONDS] [--version] [--help]
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tools/common/arg_cursor.h"
+
+namespace dwcp::tools {
+
+struct RecvOptions {
+  enum class Action : std::uint8_t { run, help, version };
+  Action action = Action::run;
+  std::string bind = "0.0.0.0";
+  std::uint16_t port = 5301;  // 0 picks a free port (printed on stderr)
+  double interval = 1.0;      // 0: no interval lines
+  double idle_timeout = 0.0;  // exit after this long without a client; 0: never
+  bool json = false;
+  bool one_off = false;
+};
+
+// `args` excludes the program name.
+std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::string_view> args);
+
+std::string recv_usage();
+
+}  // namespace dwcp::tools

@@ -1,0 +1,126 @@
+#include "tools/send/send_options.h"
+
+#include "tools/common/units.h"
+
+namespace dwcp::tools {
+
+std::expected<SendOptions, CliError> parse_send_options(std::span<const std::string_view> args) {
+  SendOptions options;
+  ArgCursor cursor(args);
+  bool have_time = false;
+  bool have_congestion = false;
+  while (!cursor.done()) {
+    const std::string_view name = cursor.next();
+    // Flags without a value.
+    if (name == "--json" || name == "-J" || name == "--version" || name == "-v" ||
+        name == "--help" || name == "-h") {
+      if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
+      if (name == "--json" || name == "-J") options.json = true;
+      if (name == "--version" || name == "-v") options.action = SendOptions::Action::version;
+      if (name == "--help" || name == "-h") options.action = SendOptions::Action::help;
+      continue;
+    }
+    if (!name.starts_with("-") || name == "-" || name == "--") {
+      std::string problem = "unexpected argument (options start with '-')";
+      return std::unexpected(usage_error(name, problem));
+    }
+    const bool known = name == "-c" || name == "--client" || name == "-p" || name == "--port" ||
+                       name == "-t" || name == "--time" || name == "-n" || name == "--bytes" ||
+                       name == "-P" || name == "--parallel" || name == "-l" || name == "--length" ||
+                       name == "-C" || name == "--congestion" || name == "-b" ||
+                       name == "--bitrate" || name == "-i" || name == "--interval" ||
+                       name == "--connect-timeout";
+    if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
+    auto value = cursor.value();
+    if (!value) return std::unexpected(value.error());
+    const std::string_view text = *value;
+    auto fail = [&](const std::string& problem) {
+      return std::unexpected(usage_error(name, problem));
+    };
+    if (name == "-c" || name == "--client") {
+      if (text.empty()) return fail("empty host");
+      options.host = text;
+    } else if (name == "-p" || name == "--port") {
+      auto port = parse_port(text);
+      if (!port) return fail(port.error());
+      if (*port == 0) return fail("port 0 cannot be connected to");
+      options.port = *port;
+    } else if (name == "-t" || name == "--time") {
+      auto seconds = parse_seconds(text);
+      if (!seconds) return fail(seconds.error());
+      if (*seconds <= 0.0) return fail("must be above 0");
+      options.seconds = *seconds;
+      have_time = true;
+    } else if (name == "-n" || name == "--bytes") {
+      auto bytes = parse_size(text);
+      if (!bytes) return fail(bytes.error());
+      if (*bytes == 0) return fail("must be above 0");
+      options.bytes = *bytes;
+    } else if (name == "-P" || name == "--parallel") {
+      auto streams = parse_count(text, 1, kMaxStreams);
+      if (!streams) return fail(streams.error());
+      options.streams = *streams;
+    } else if (name == "-l" || name == "--length") {
+      auto size = parse_size(text);
+      if (!size) return fail(size.error());
+      if (*size == 0 || *size > kMaxMessageSize) return fail("must be 1 byte .. 1M");
+      options.message_size = *size;
+    } else if (name == "-C" || name == "--congestion") {
+      auto congestion = transport::parse_congestion_algorithm(text);
+      if (!congestion) return fail("is bbr, cubic or fixed");
+      options.congestion = *congestion;
+      have_congestion = true;
+    } else if (name == "-b" || name == "--bitrate") {
+      auto rate = parse_rate(text);
+      if (!rate) return fail(rate.error());
+      if (*rate < 8) return fail("must be at least 8 bit/s");
+      options.rate_bits = *rate;
+    } else if (name == "-i" || name == "--interval") {
+      auto seconds = parse_seconds(text);
+      if (!seconds) return fail(seconds.error());
+      options.interval = *seconds;
+    } else {  // --connect-timeout
+      auto seconds = parse_seconds(text);
+      if (!seconds) return fail(seconds.error());
+      if (*seconds <= 0.0) return fail("must be above 0");
+      options.connect_timeout = *seconds;
+    }
+  }
+  if (options.action != SendOptions::Action::run) return options;
+  if (options.host.empty())
+    return std::unexpected(usage_error("-c", "a host to send to is required"));
+  if (have_time && options.bytes != 0) {
+    return std::unexpected(usage_error("-n", "cannot be combined with -t"));
+  }
+  if (options.bytes != 0 && options.bytes < options.streams) {
+    return std::unexpected(usage_error("-n", "must give every stream (-P) at least one byte"));
+  }
+  if (options.rate_bits != 0) {
+    if (have_congestion && options.congestion != transport::CongestionAlgorithm::fixed) {
+      return std::unexpected(usage_error("-b", "needs the fixed controller (-C fixed)"));
+    }
+    options.congestion = transport::CongestionAlgorithm::fixed;
+  } else if (options.congestion == transport::CongestionAlgorithm::fixed) {
+    return std::unexpected(usage_error("-C", "fixed needs a rate (-b)"));
+  }
+  return options;
+}
+
+std::string send_usage() {
+  return "usage: dwcp-send -c HOST [options]\n"
+         "  -c, --client HOST        receiver to send to (name or address)\n"
+         "  -p, --port PORT          its port (default 5301)\n"
+         "  -t, --time SECONDS       send for this long (default 10)\n"
+         "  -n, --bytes SIZE         send this many bytes in all instead (10M, 1G)\n"
+         "  -P, --parallel N         streams (default 1, at most 128)\n"
+         "  -l, --length SIZE        message size (default 64K, at most 1M)\n"
+         "  -C, --congestion NAME    bbr (default), cubic or fixed\n"
+         "  -b, --bitrate RATE       fixed rate in bit/s (100M, 2.5G); implies -C fixed\n"
+         "  -i, --interval SECONDS   between report lines (default 1; 0: none)\n"
+         "      --connect-timeout S  give up on the handshake after S seconds (default 5)\n"
+         "  -J, --json               print the summary as one JSON object\n"
+         "  -v, --version            version, SIMD level, I/O backends, and a self-test\n"
+         "  -h, --help               this text\n";
+}
+
+}  // namespace dwcp::tools

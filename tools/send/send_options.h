@@ -1,0 +1,48 @@
+// dwcp-send's command line (docs/tools.md), parsed without I/O so it is unit-tested:
+//
+//   dwcp-send -c HOST [-p PORT] [-t SECONDS | -n BYTES] [-P STREAMS] [-l MESSAGE_SIZE]
+//             [-C bbr|cubic|fixed] [-b RATE] [-i INTERVAL] [--connect-timeout SECONDS]
+//             [--json] [--version] [--help]
+//
+// Flags mean what they mean in iperf3 where iperf3 has them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tools/common/arg_cursor.h"
+#include "transport/congestion_controller.h"
+
+namespace dwcp::tools {
+
+inline constexpr std::uint16_t kDefaultPort = 5301;
+
+struct SendOptions {
+  enum class Action : std::uint8_t { run, help, version };
+  Action action = Action::run;
+  std::string host;
+  std::uint16_t port = kDefaultPort;
+  double seconds = 10.0;    // when bytes == 0
+  std::uint64_t bytes = 0;  // total over all streams; 0: send for `seconds`
+  std::uint64_t streams = 1;
+  std::size_t message_size = std::size_t{64} << 10;
+  transport::CongestionAlgorithm congestion = transport::CongestionAlgorithm::bbr;
+  std::uint64_t rate_bits = 0;  // -b, bit/s; set means the fixed-rate controller
+  double interval = 1.0;        // 0: no interval lines
+  double connect_timeout = 5.0;
+  bool json = false;
+};
+
+inline constexpr std::uint64_t kMaxStreams = 128;
+inline constexpr std::size_t kMaxMessageSize = std::size_t{1} << 20;
+
+// `args` excludes the program name.
+std::expected<SendOptions, CliError> parse_send_options(std::span<const std::string_view> args);
+
+std::string send_usage();
+
+}  // namespace dwcp::tools

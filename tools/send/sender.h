@@ -1,0 +1,19 @@
+// dwcp-send's transfer: connects, sends the test pattern (tools/common/test_pattern.h) on
+// every stream for the time or byte count asked, finishes the streams, closes gracefully
+// (every byte acknowledged) and reports. Every wait is bounded.
+#pragma once
+
+#include <atomic>
+#include <cstdio>
+
+#include "tools/send/send_options.h"
+
+namespace dwcp::tools {
+
+// Runs the transfer `options` describe, printing interval lines and the summary (text, or
+// JSON with options.json) on `out` and problems on stderr. `stop` (set from a signal
+// handler) ends the sending early; the transfer still closes gracefully and reports.
+// Returns the exit code (tools/common/exit_codes.h).
+int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FILE* out);
+
+}  // namespace dwcp::tools
