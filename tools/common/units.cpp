@@ -8,19 +8,27 @@ namespace {
 
 constexpr double kMaxSeconds = 24.0 * 3600.0;
 
+std::expected<std::uint64_t, std::string> scaled(std::string_view text, double value,
+                                                 double multiple) {
+  const double result = std::round(value * multiple);
+  if (result >= 18446744073709551616.0) return std::unexpected(quoted(text, "is too large"));
+  return static_cast<std::uint64_t>(result);
+}
+
+}  // namespace
+
 // "'TEXT' REST", built by appending: g++ 12 at -O3 warns falsely (-Wrestrict, GCC PR 105651)
 // on "literal" + std::string.
-std::string quoted(std::string_view text, std::string_view rest) {
+std::string quoted(std::string_view text, std::string_view problem) {
   std::string out;
-  out.reserve(text.size() + rest.size() + 3);
+  out.reserve(text.size() + problem.size() + 3);
   out += '\'';
   out += text;
   out += "' ";
-  out += rest;
+  out += problem;
   return out;
 }
 
-// A finite, non-negative number at the start of `text`; the rest goes to `suffix`.
 std::expected<double, std::string> leading_number(std::string_view text, std::string_view& suffix) {
   if (text.empty()) return std::unexpected("empty value");
   double value = 0.0;
@@ -33,15 +41,6 @@ std::expected<double, std::string> leading_number(std::string_view text, std::st
   suffix = text.substr(static_cast<std::size_t>(end - text.data()));
   return value;
 }
-
-std::expected<std::uint64_t, std::string> scaled(std::string_view text, double value,
-                                                 double multiple) {
-  const double result = std::round(value * multiple);
-  if (result >= 18446744073709551616.0) return std::unexpected(quoted(text, "is too large"));
-  return static_cast<std::uint64_t>(result);
-}
-
-}  // namespace
 
 std::expected<std::uint64_t, std::string> parse_size(std::string_view text) {
   std::string_view suffix;

@@ -10,6 +10,12 @@
 
 namespace dwcp::tools {
 
+// "'TEXT' PROBLEM": how every parser here names a bad value.
+std::string quoted(std::string_view text, std::string_view problem);
+// A finite, non-negative number at the start of `text`; what follows goes to `suffix`.
+// The building block of the parsers below, for units they do not know.
+std::expected<double, std::string> leading_number(std::string_view text, std::string_view& suffix);
+
 // Bytes: NUMBER[K|M|G|T][B|iB], binary multiples (1K = 1024), as iperf3's -n and -l.
 std::expected<std::uint64_t, std::string> parse_size(std::string_view text);
 // Bits per second: NUMBER[k|K|m|M|g|G|t|T][bit|bps|bit/s], decimal multiples (1M = 10^6),

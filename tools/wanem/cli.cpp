@@ -5,12 +5,15 @@
 #include <optional>
 #include <vector>
 
+#include "tools/common/units.h"
 #include "tools/wanem/profiles.h"
 
 namespace dwcp::wanem {
 namespace {
 
 using namespace std::string_view_literals;
+using tools::leading_number;
+using tools::quoted;
 
 constexpr std::size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 constexpr double kMaxSeconds = 24.0 * 3600.0;
@@ -22,32 +25,6 @@ std::string cat(const Parts&... parts) {
   std::string out;
   (out.append(std::string_view(parts)), ...);
   return out;
-}
-
-// "'TEXT' REST", built by appending: g++ 12 at -O3 warns falsely (-Wrestrict, GCC PR 105651)
-// on "literal" + std::string.
-std::string quoted(std::string_view text, std::string_view rest) {
-  std::string out;
-  out.reserve(text.size() + rest.size() + 3);
-  out += '\'';
-  out += text;
-  out += "' ";
-  out += rest;
-  return out;
-}
-
-// A finite, non-negative number at the start of `text`; the rest is returned in `suffix`.
-std::expected<double, std::string> leading_number(std::string_view text, std::string_view& suffix) {
-  if (text.empty()) return std::unexpected("empty value");
-  double value = 0.0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end == text.data()) {
-    return std::unexpected(quoted(text, "is not a number"));
-  }
-  if (!std::isfinite(value)) return std::unexpected(quoted(text, "is not finite"));
-  if (value < 0.0) return std::unexpected(quoted(text, "is negative"));
-  suffix = text.substr(static_cast<std::size_t>(end - text.data()));
-  return value;
 }
 
 std::string bad_unit(std::string_view text, std::string_view suffix, std::string_view expected) {
@@ -197,76 +174,18 @@ std::expected<double, std::string> parse_percent(std::string_view text) {
 }
 
 std::expected<std::uint64_t, std::string> parse_rate(std::string_view text) {
-  std::string_view suffix;
-  auto value = leading_number(text, suffix);
-  if (!value) return std::unexpected(value.error());
-  double multiple = 1.0;
-  if (!suffix.empty()) {
-    switch (suffix.front()) {
-      case 'k':
-      case 'K':
-        multiple = 1e3;
-        suffix.remove_prefix(1);
-        break;
-      case 'm':
-      case 'M':
-        multiple = 1e6;
-        suffix.remove_prefix(1);
-        break;
-      case 'g':
-      case 'G':
-        multiple = 1e9;
-        suffix.remove_prefix(1);
-        break;
-      default:
-        break;
-    }
-  }
-  if (!suffix.empty() && suffix != "bit" && suffix != "bps" && suffix != "bit/s") {
-    return std::unexpected(bad_unit(text, suffix, "[k|M|G][bit|bps|bit/s]"));
-  }
-  const double bps = *value * multiple;
-  if (bps > 1e12) return std::unexpected(quoted(text, "is above 1 Tbit/s"));
-  if (bps > 0.0 && bps < 8000.0) {
-    return std::unexpected(quoted(text, "is below 8 kbit/s"));
-  }
-  return static_cast<std::uint64_t>(std::llround(bps));
+  auto bps = tools::parse_rate(text);
+  if (!bps) return bps;
+  if (*bps >= 1'000'000'000'000U) return std::unexpected(quoted(text, "is 1 Tbit/s or more"));
+  if (*bps > 0 && *bps < 8000) return std::unexpected(quoted(text, "is below 8 kbit/s"));
+  return bps;
 }
 
 std::expected<std::uint64_t, std::string> parse_bytes(std::string_view text) {
-  std::string_view suffix;
-  auto value = leading_number(text, suffix);
-  if (!value) return std::unexpected(value.error());
-  double multiple = 1.0;
-  if (!suffix.empty()) {
-    switch (suffix.front()) {
-      case 'k':
-      case 'K':
-        multiple = 1024.0;
-        suffix.remove_prefix(1);
-        break;
-      case 'm':
-      case 'M':
-        multiple = 1024.0 * 1024.0;
-        suffix.remove_prefix(1);
-        break;
-      case 'g':
-      case 'G':
-        multiple = 1024.0 * 1024.0 * 1024.0;
-        suffix.remove_prefix(1);
-        break;
-      default:
-        break;
-    }
-  }
-  if (!suffix.empty() && suffix != "B" && suffix != "iB") {
-    return std::unexpected(bad_unit(text, suffix, "[K|M|G][B|iB]"));
-  }
-  const double bytes = *value * multiple;
-  if (bytes > 64.0 * 1024 * 1024 * 1024) {
-    return std::unexpected(quoted(text, "is above 64 GiB"));
-  }
-  return static_cast<std::uint64_t>(std::llround(bytes));
+  auto bytes = tools::parse_size(text);
+  if (!bytes) return bytes;
+  if (*bytes > std::uint64_t{64} << 30) return std::unexpected(quoted(text, "is above 64 GiB"));
+  return bytes;
 }
 
 std::expected<Config, CliError> parse_command_line(std::span<const std::string_view> args) {

@@ -55,9 +55,11 @@ std::string usage_text();
 std::expected<Duration, std::string> parse_duration(std::string_view text, Duration bare_unit);
 // A percentage NUMBER[%] in [0, 100], returned as a probability.
 std::expected<double, std::string> parse_percent(std::string_view text);
-// A rate in bit/s: NUMBER[k|M|G][bit|bps|bit/s], decimal multiples; 0 = unlimited.
+// A rate in bit/s: NUMBER[k|M|G][bit|bps|bit/s], decimal multiples, from 8 kbit/s to below
+// 1 Tbit/s; 0 = unlimited (tools::parse_rate, bounded).
 std::expected<std::uint64_t, std::string> parse_rate(std::string_view text);
-// A size in bytes: NUMBER[K|M|G][B|iB], binary multiples (K = 1024).
+// A size in bytes: NUMBER[K|M|G][B|iB], binary multiples (K = 1024), at most 64 GiB
+// (tools::parse_size, bounded).
 std::expected<std::uint64_t, std::string> parse_bytes(std::string_view text);
 
 }  // namespace dwcp::wanem
