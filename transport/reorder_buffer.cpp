@@ -37,16 +37,21 @@ proto::TransportError close_code(ReorderError error) noexcept {
 
 namespace {
 
-// Bytes of one block in the slab: its data and its two bit arrays.
+// Words of the summary of a block's end marks: one bit per word of marks.
+constexpr std::size_t summary_words(std::size_t block_size) noexcept {
+  return (block_size / kBitsPerWord + kBitsPerWord - 1) / kBitsPerWord;
+}
+
+// Bytes of one block in the slab: its data, its two bit arrays and the summary.
 constexpr std::size_t unit_bytes(std::size_t block_size) noexcept {
-  return block_size + 2 * (block_size / 8);
+  return block_size + 2 * (block_size / 8) + 8 * summary_words(block_size);
 }
 
 }  // namespace
 
 ReorderBuffer::ReorderBuffer(std::uint64_t offset_limit, std::size_t block_size)
-    : block_size_(
-          std::max(kBitsPerWord, (block_size + kBitsPerWord - 1) / kBitsPerWord * kBitsPerWord)),
+    : block_size_(std::bit_ceil(std::max(kBitsPerWord, block_size))),
+      block_shift_(static_cast<unsigned>(std::countr_zero(block_size_))),
       limit_(offset_limit),
       // The blocks the initial window can fill, as spare_limit() counts them.
       slab_(unit_bytes(block_size_),
@@ -71,10 +76,17 @@ ReorderStatus ReorderBuffer::insert(std::uint64_t offset, std::span<const std::b
   }
   if (end > limit_) return ReorderError::flow_control;
 
+  const std::uint64_t highest_before = highest_;
   highest_ = std::max(highest_, end);
   if (end > delivered_) {
     const std::uint64_t begin = std::max(offset, delivered_);
-    if (begin < end) buffered_ += store(begin, data.subspan(begin - offset));
+    if (begin < end) {
+      // Past everything received so far (a stream arriving in order): every byte is new.
+      buffered_ += begin >= highest_before ? store_fresh(begin, data.subspan(begin - offset))
+                                           : store(begin, data.subspan(begin - offset));
+      // Joined to the received run: all of it is here now, no need to scan its bits.
+      if (begin <= contiguous_ && end > contiguous_) contiguous_ = end;
+    }
     if (message_end && !data.empty()) mark_end(end - 1);
     if (fin && !final_size_) mark_end(end - 1);
   }
@@ -84,7 +96,7 @@ ReorderStatus ReorderBuffer::insert(std::uint64_t offset, std::span<const std::b
 }
 
 ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
-  const std::uint64_t index = offset / block_size_ - first_block_;
+  const std::uint64_t index = (offset >> block_shift_) - first_block_;
   if (index >= blocks_.size()) blocks_.resize(index + 1);
   Block& block = blocks_[index];
   if (!block.allocated() && !spare_.empty()) {
@@ -97,13 +109,14 @@ ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
     block.data = unit;
     block.received = reinterpret_cast<std::uint64_t*>(unit + block_size_);
     block.ends = block.received + words;
-    std::fill_n(block.received, 2 * words, 0);
+    block.end_words = block.ends + words;
+    std::fill_n(block.received, 2 * words + summary_words(block_size_), 0);
   }
   return block;
 }
 
 const ReorderBuffer::Block* ReorderBuffer::find_block(std::uint64_t offset) const noexcept {
-  const std::uint64_t number = offset / block_size_;
+  const std::uint64_t number = offset >> block_shift_;
   if (number < first_block_ || number - first_block_ >= blocks_.size()) return nullptr;
   const Block& block = blocks_[number - first_block_];
   return block.allocated() ? &block : nullptr;
@@ -114,7 +127,7 @@ std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::by
   std::size_t done = 0;
   while (done < data.size()) {
     Block& block = block_for(offset + done);
-    const std::size_t local = (offset + done) % block_size_;
+    const std::size_t local = block_offset(offset + done);
     const std::size_t stop = std::min(block_size_, local + (data.size() - done));
     for (std::size_t i = local; i < stop;) {
       const std::size_t word = i / kBitsPerWord;
@@ -152,11 +165,37 @@ std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::by
   return fresh_bytes;
 }
 
+std::uint64_t ReorderBuffer::store_fresh(std::uint64_t offset, std::span<const std::byte> data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    Block& block = block_for(offset + done);
+    const std::size_t local = block_offset(offset + done);
+    const std::size_t run = std::min(block_size_ - local, data.size() - done);
+    std::memcpy(block.data + local, data.data() + done, run);
+    // Set bits [local, local + run).
+    std::size_t first_word = local / kBitsPerWord;
+    const std::size_t last_word = (local + run - 1) / kBitsPerWord;
+    const std::size_t head_bit = local % kBitsPerWord;
+    if (first_word == last_word) {
+      block.received[first_word] |= bit_run(head_bit, run);
+    } else {
+      block.received[first_word] |= bit_run(head_bit, kBitsPerWord - head_bit);
+      std::fill(block.received + first_word + 1, block.received + last_word, ~std::uint64_t{0});
+      block.received[last_word] |= bit_run(0, (local + run - 1) % kBitsPerWord + 1);
+    }
+    done += run;
+  }
+  return data.size();
+}
+
 void ReorderBuffer::mark_end(std::uint64_t last_byte) {
   Block& block = block_for(last_byte);
-  const std::size_t local = last_byte % block_size_;
-  block.ends[local / kBitsPerWord] |= std::uint64_t{1} << (local % kBitsPerWord);
+  const std::size_t local = block_offset(last_byte);
+  const std::size_t word = local / kBitsPerWord;
+  block.ends[word] |= std::uint64_t{1} << (local % kBitsPerWord);
+  block.end_words[word / kBitsPerWord] |= std::uint64_t{1} << (word % kBitsPerWord);
   end_scan_ = std::min(end_scan_, last_byte);
+  ends_below_ = std::max(ends_below_, last_byte + 1);
 }
 
 void ReorderBuffer::advance() {
@@ -164,8 +203,8 @@ void ReorderBuffer::advance() {
   // Extend the run of received bytes.
   for (const Block* block = find_block(contiguous_); block != nullptr;
        block = find_block(contiguous_)) {
-    const std::uint64_t block_start = contiguous_ - contiguous_ % block_size_;
-    std::size_t word = (contiguous_ % block_size_) / kBitsPerWord;
+    const std::uint64_t block_start = contiguous_ - block_offset(contiguous_);
+    std::size_t word = block_offset(contiguous_) / kBitsPerWord;
     std::uint64_t missing =
         ~block->received[word] & (~std::uint64_t{0} << (contiguous_ % kBitsPerWord));
     while (missing == 0 && ++word < words) missing = ~block->received[word];
@@ -179,14 +218,21 @@ void ReorderBuffer::advance() {
   // Find the first message end inside it.
   ready_end_.reset();
   std::uint64_t at = std::max(end_scan_, delivered_);
-  while (at < contiguous_) {
+  // No mark at or past ends_below_: the scan stops there (in a stream of large messages
+  // arriving in order, it then skips most packets entirely).
+  const std::uint64_t scan_end = std::min(contiguous_, ends_below_);
+  while (at < scan_end) {
     const Block* block = find_block(at);  // received, so allocated
-    const std::uint64_t block_start = at - at % block_size_;
-    const std::uint64_t stop = std::min(block_start + block_size_, contiguous_);
-    std::size_t word = (at % block_size_) / kBitsPerWord;
+    const std::uint64_t block_start = at - block_offset(at);
+    const std::uint64_t stop = std::min(block_start + block_size_, scan_end);
+    std::size_t word = block_offset(at) / kBitsPerWord;
     std::uint64_t ends = block->ends[word] & (~std::uint64_t{0} << (at % kBitsPerWord));
-    while (ends == 0 && block_start + (word + 1) * kBitsPerWord < stop) {
-      ends = block->ends[++word];
+    if (ends == 0) {
+      // The summary finds the next word with a mark without reading the words between.
+      if (auto next = next_marked_word(*block, word + 1)) {
+        word = *next;
+        ends = block->ends[word];
+      }
     }
     if (ends != 0) {
       const std::uint64_t last_byte =
@@ -202,6 +248,20 @@ void ReorderBuffer::advance() {
   end_scan_ = contiguous_;
 }
 
+std::optional<std::size_t> ReorderBuffer::next_marked_word(const Block& block,
+                                                           std::size_t from) const noexcept {
+  const std::size_t words = block_size_ / kBitsPerWord;
+  if (from >= words) return std::nullopt;
+  const std::size_t count = summary_words(block_size_);
+  std::uint64_t bits =
+      block.end_words[from / kBitsPerWord] & (~std::uint64_t{0} << (from % kBitsPerWord));
+  for (std::size_t i = from / kBitsPerWord;;) {
+    if (bits != 0) return i * kBitsPerWord + static_cast<std::size_t>(std::countr_zero(bits));
+    if (++i == count) return std::nullopt;
+    bits = block.end_words[i];
+  }
+}
+
 std::optional<std::uint64_t> ReorderBuffer::next_message_size() const noexcept {
   if (!ready_end_) return std::nullopt;
   return *ready_end_ - delivered_;
@@ -212,7 +272,7 @@ std::optional<std::size_t> ReorderBuffer::read_message(std::span<std::byte> out)
   const auto size = static_cast<std::size_t>(*ready_end_ - delivered_);
   for (std::size_t done = 0; done < size;) {
     const Block* block = find_block(delivered_ + done);
-    const std::size_t local = (delivered_ + done) % block_size_;
+    const std::size_t local = block_offset(delivered_ + done);
     const std::size_t run = std::min(block_size_ - local, size - done);
     std::memcpy(out.data() + done, block->data + local, run);
     done += run;
@@ -235,20 +295,20 @@ std::optional<std::vector<std::byte>> ReorderBuffer::pop_message() {
 std::size_t ReorderBuffer::spare_limit() const noexcept {
   // Spares and blocks in use together stay within the blocks the credit window can fill,
   // so keeping them never raises the memory bound.
-  const std::uint64_t window_blocks = (limit_ - std::min(limit_, delivered_)) / block_size_ + 2;
+  const std::uint64_t window_blocks = ((limit_ - std::min(limit_, delivered_)) >> block_shift_) + 2;
   const std::uint64_t in_use = static_cast<std::uint64_t>(blocks_.size());
   const std::uint64_t room = window_blocks > in_use ? window_blocks - in_use : 0;
   return static_cast<std::size_t>(std::max<std::uint64_t>(room, kSpareBlocks));
 }
 
 void ReorderBuffer::release_delivered_blocks() {
-  const std::uint64_t first_needed = delivered_ / block_size_;
+  const std::uint64_t first_needed = delivered_ >> block_shift_;
   while (!blocks_.empty() && first_block_ < first_needed) {
     Block& block = blocks_.front();
     if (block.allocated()) {
       if (spare_.size() < spare_limit()) {
         const std::size_t words = block_size_ / kBitsPerWord;
-        std::fill_n(block.received, 2 * words, 0);
+        std::fill_n(block.received, 2 * words + summary_words(block_size_), 0);
         spare_.push_back(block);
       } else {
         slab_.release(block.data);

@@ -81,7 +81,9 @@ void check_state(const ReorderBuffer& buffer, const Model& model, std::size_t bl
   // Storage only for blocks between the delivered point and the credit limit.
   const std::uint64_t first = model.delivered / block_size;
   const std::uint64_t last = std::max(model.limit, std::uint64_t{1}) / block_size;
-  check(buffer.allocated_bytes() <= (last - first + 1) * (block_size + block_size / 4));
+  // Data, two bits per byte, and a summary word per 4 KiB (or part of it).
+  check(buffer.allocated_bytes() <=
+        (last - first + 1) * (block_size + block_size / 4 + 8 * ((block_size + 4095) / 4096)));
 }
 
 }  // namespace

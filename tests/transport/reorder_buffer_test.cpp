@@ -211,11 +211,53 @@ TEST_CASE("read_message needs room for the whole message and consumes nothing ot
   CHECK_FALSE(buffer.read_message(room));
 }
 
+TEST_CASE("message ends are found anywhere in a large block, in any arrival order") {
+  // A 16 KiB block summarises its 256 words of end marks in 4 words: ends just before,
+  // at and after the summary's word boundaries (every 4 KiB), and far apart.
+  const Sizes sizes{1, 4094, 1, 4096, 4097, 8191, 12289, 100, 16383, 64, 20000};
+  std::vector<std::uint64_t> starts;
+  std::uint64_t total = 0;
+  for (std::uint64_t size : sizes) {
+    starts.push_back(total);
+    total += size;
+  }
+  SUBCASE("in order") {
+    ReorderBuffer buffer(1 << 20, ReorderBuffer::kDefaultBlockSize);
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      REQUIRE_FALSE(insert(buffer, starts[i], sizes[i], false, true));
+    }
+    CHECK(drain(buffer) == sizes);
+  }
+  SUBCASE("backwards, read as they complete") {
+    ReorderBuffer buffer(1 << 20, ReorderBuffer::kDefaultBlockSize);
+    for (std::size_t i = sizes.size(); i-- > 1;) {
+      REQUIRE_FALSE(insert(buffer, starts[i], sizes[i], false, true));
+      CHECK_FALSE(buffer.next_message_size());
+    }
+    REQUIRE_FALSE(insert(buffer, 0, sizes[0], false, true));
+    CHECK(drain(buffer) == sizes);
+  }
+  SUBCASE("interleaved with reads") {
+    ReorderBuffer buffer(1 << 20, ReorderBuffer::kDefaultBlockSize);
+    Sizes delivered;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      // Each message's second half first.
+      const std::uint64_t half = sizes[i] / 2;
+      REQUIRE_FALSE(insert(buffer, starts[i] + half, sizes[i] - half, false, true));
+      if (half > 0) REQUIRE_FALSE(insert(buffer, starts[i], half));
+      const Sizes got = drain(buffer);
+      delivered.insert(delivered.end(), got.begin(), got.end());
+    }
+    CHECK(delivered == sizes);
+  }
+}
+
 TEST_CASE("memory is bounded by the window and released as messages are delivered") {
   constexpr std::uint64_t kWindow = 64 * 1024;
   constexpr std::size_t kBlock = 4096;
   ReorderBuffer buffer(kWindow, kBlock);
-  const std::size_t bound = (kWindow / kBlock + 1) * (kBlock + kBlock / 4);
+  // Data, two bits per byte, and a summary word per 4 KiB.
+  const std::size_t bound = (kWindow / kBlock + 1) * (kBlock + kBlock / 4 + 8);
   // Every other byte first: the worst fragmentation costs nothing extra.
   for (std::uint64_t offset = 1; offset < kWindow; offset += 2) {
     REQUIRE_FALSE(insert(buffer, offset, 1, false, offset % 1024 == 1023));
