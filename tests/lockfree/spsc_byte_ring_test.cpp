@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "lockfree/spsc_byte_ring.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "mempool/buffer_pool.h"
 
 #include <doctest/doctest.h>

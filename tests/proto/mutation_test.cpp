@@ -1,7 +1,6 @@
 // Deterministic random mutation of valid packets, so the g++ build exercises the packet and
 // frame decoders on hostile input too (libFuzzer does this at length in the fuzz stage).
 // Half of the mutants get a fresh CRC trailer, or almost none would get past the checksum.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <array>

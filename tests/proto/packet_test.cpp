@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "proto/packet.h"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,5 @@
 // docs/protocol.md is the contract a second implementation is built from: its tables must
 // say what the code does. This test reads the tables and compares them with the codec.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdint>

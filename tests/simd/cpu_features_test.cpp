@@ -1,6 +1,5 @@
 // Detection and dispatch. Run plain, and by CTest once per forced level with DWCP_SIMD and
 // DWCP_EXPECT_SIMD set; a level this CPU lacks is skipped (exit 77).
-#define DOCTEST_CONFIG_IMPLEMENT
 #include "simd/cpu_features.h"
 
 #include <doctest/doctest.h>

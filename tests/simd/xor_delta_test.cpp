@@ -1,6 +1,5 @@
 // Every XOR-delta variant against the byte-at-a-time reference, at every SIMD level this
 // CPU has. CTest also runs the "public" cases once per forced DWCP_SIMD level.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include "simd/xor_delta.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/ack_scheduler.h"
 
 #include <doctest/doctest.h>

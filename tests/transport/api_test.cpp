@@ -1,6 +1,5 @@
 // The public API over loopback: two dwcp::Nodes with their own I/O threads, driven from
 // the test thread through Connection and Stream handles. Every wait is bounded.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/api/node.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/congestion_bbr.h"
 
 #include <doctest/doctest.h>

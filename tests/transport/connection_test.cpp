@@ -3,7 +3,6 @@
 // corruption), a slow consumer, a dead peer and a close. The link plays the node's part:
 // it checks each datagram's trailer and hands the client's first Initial to
 // Connection::accept.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/connection.h"
 
 #include <doctest/doctest.h>

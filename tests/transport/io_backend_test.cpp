@@ -1,7 +1,6 @@
 // The kernel backends over loopback without GSO: plain and mmsg round trips (IPv4 and
 // IPv6), batches larger than one syscall, entries a backend cannot carry, the run-time
 // selector, and receiving into pool buffers. GSO and GRO are in io_gso_test.cpp.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/io_backend.h"
 
 #include <doctest/doctest.h>

@@ -1,5 +1,4 @@
 // The recording backend and the fault-injecting decorator, without sockets or clocks.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/io_fault.h"
 
 #include <doctest/doctest.h>

@@ -1,7 +1,6 @@
 // UDP GSO on send and GRO on receive over loopback, through the mmsg backend. Needs a
 // kernel that segments UDP (4.18+) and coalesces it (5.0+); without them the program
 // says what is missing and exits 77, which CTest counts as a skip.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <cstdio>

@@ -5,7 +5,6 @@
 //
 // Two sizes: the "long" suite moves 1 GiB (DWCP_STRESS_BYTES overrides it) and runs only
 // in the release stage; the default suite moves 32 MiB and runs under the sanitizers too.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

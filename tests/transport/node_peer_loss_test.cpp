@@ -1,7 +1,6 @@
 // A peer that dies mid-transfer: the server node runs in a forked child process, which is
 // killed with SIGKILL while the client is sending. The client must notice by its idle
 // timeout, close with close_reason().idle_timeout, and never hang.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <sys/prctl.h>

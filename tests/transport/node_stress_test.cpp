@@ -1,7 +1,6 @@
 // Two nodes over loopback under load: a thousand streams on one connection, a consumer
 // that reads slowly (memory stays within the flow-control windows), and garbage and
 // truncated copies of real packets sent to the server's port while a transfer runs.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -2,7 +2,6 @@
 // handshake, byte-exact transfers on a clean path and through the fault-injecting
 // backend, garbage sent to the port, and version negotiation; and, over recording
 // backends in simulated time, how bulk data is cut into packets and GSO buffers.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/node.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "transport/udp_socket.h"
 
 #include <doctest/doctest.h>

@@ -1,7 +1,9 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "tools/common/units.h"
 
 #include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
 
 #include "tools/common/arg_cursor.h"
 

@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "tools/recv/recv_options.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,3 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "tools/wanem/gilbert_elliott.h"
 
 #include <doctest/doctest.h>
