@@ -6,6 +6,10 @@
 //
 //   transport_bulk [--bytes N] [--message BYTES] [--cc bbr|cubic|fixed] [--rate BYTES_PER_S]
 //                  [--send-buffer BYTES] [--window BYTES] [--idle spin|backoff|block]
+//                  [--io auto|mmsg+gso|mmsg|plain|uring] [--zerocopy auto|on|off]
+//
+// --io and --zerocopy pick the I/O backend and zero-copy sends on both sides
+// (transport/io_select.h); bench/io_matrix runs each combination.
 //
 // --idle: what each thread does after a pass with nothing to do (transport/idle_strategy.h):
 // backoff (the default, as in the public API: spin 20 µs, yield 50 µs, then block in epoll
@@ -50,13 +54,16 @@ struct Options {
   std::size_t send_buffer = std::size_t{4} << 20;
   std::size_t window = std::size_t{16} << 20;
   IdleMode idle = IdleMode::backoff;
+  BackendKind io = BackendKind::automatic;
+  ZerocopyMode zerocopy = ZerocopyMode::automatic;
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "transport_bulk: %s\nusage: transport_bulk [--bytes N] [--message BYTES] "
                "[--cc bbr|cubic|fixed] [--rate BYTES_PER_S] [--send-buffer BYTES] "
-               "[--window BYTES] [--idle spin|backoff|block]\n",
+               "[--window BYTES] [--idle spin|backoff|block] "
+               "[--io auto|mmsg+gso|mmsg|plain|uring] [--zerocopy auto|on|off]\n",
                why);
   std::exit(2);
 }
@@ -78,6 +85,13 @@ Options parse(int argc, char** argv) {
       o.send_buffer = std::strtoull(value, &end, 10);
     } else if (flag == "--window") {
       o.window = std::strtoull(value, &end, 10);
+    } else if (flag == "--io") {
+      if (!parse_backend_kind(value, o.io))
+        usage("--io takes auto, mmsg+gso, mmsg, plain or uring");
+      continue;
+    } else if (flag == "--zerocopy") {
+      if (!parse_zerocopy_mode(value, o.zerocopy)) usage("--zerocopy takes auto, on or off");
+      continue;
     } else if (flag == "--idle") {
       if (!parse_idle_mode(value, o.idle)) usage("--idle takes spin, backoff or block");
       continue;
@@ -108,10 +122,14 @@ bool did_work(const NodeCounters& before, const NodeCounters& after) {
 
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
-  auto server_io = open_backend(SocketAddress::loopback_v4(0));
-  auto client_io = open_backend(SocketAddress::loopback_v4(0));
+  SocketOptions socket_options;
+  socket_options.zerocopy = options.zerocopy;
+  auto server_io = open_backend(SocketAddress::loopback_v4(0), socket_options, options.io);
+  auto client_io = open_backend(SocketAddress::loopback_v4(0), socket_options, options.io);
   if (!server_io || !client_io) {
-    std::fprintf(stderr, "transport_bulk: cannot open loopback sockets\n");
+    std::fprintf(stderr, "transport_bulk: cannot open loopback sockets with --io %s: %s\n",
+                 std::string(to_string(options.io)).c_str(),
+                 to_string(server_io ? client_io.error() : server_io.error()).c_str());
     return 1;
   }
   std::printf("backend: %s\n", server_io->reason.c_str());
@@ -220,5 +238,13 @@ int main(int argc, char** argv) {
       static_cast<double>(stats.pacing_rate) * 8 / 1e9,
       static_cast<unsigned long long>(node.counters().send_errors),
       static_cast<unsigned long long>(stats.flow_control_stalls));
+  const IoStatistics io_stats = client_io->backend->statistics();
+  std::printf("zerocopy: sends %llu, copied %llu, late %llu, %s\n",
+              static_cast<unsigned long long>(io_stats.zerocopy_sends),
+              static_cast<unsigned long long>(io_stats.zerocopy_copied),
+              static_cast<unsigned long long>(io_stats.zerocopy_late),
+              io_stats.zerocopy_turned_off                  ? "turned off"
+              : client_io->backend->capabilities().zerocopy ? "on"
+                                                            : "off");
   return received >= options.bytes ? 0 : 1;
 }

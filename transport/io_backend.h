@@ -79,8 +79,19 @@ struct IoCapabilities {
   // receive buffers should then hold kMaxUdpPayload bytes, or coalesced datagrams are
   // truncated.
   bool gro = false;
-  bool zerocopy = false;              // MSG_ZEROCOPY; no backend offers it yet
+  // Zero-copy sends are in use now (MSG_ZEROCOPY or io_uring SEND_ZC). An automatic
+  // backend turns this off by itself once the kernel reports that it copied anyway.
+  bool zerocopy = false;
   std::size_t max_batch = kMaxBatch;  // entries per syscall (a hint; any batch is accepted)
+};
+
+// What a backend did beyond the datagrams, for statistics. Counters only grow.
+struct IoStatistics {
+  std::uint64_t zerocopy_sends = 0;   // entries handed to the kernel for zero-copy
+  std::uint64_t zerocopy_copied = 0;  // of those, completions saying the kernel copied anyway
+  std::uint64_t zerocopy_late = 0;    // completions not seen within the wait bound
+  // Automatic mode turned zero-copy off (completions said "copied"); it stays off.
+  bool zerocopy_turned_off = false;
 };
 
 // Thread safety: a backend is used by one thread at a time, except that a socket backend
@@ -113,6 +124,9 @@ class IoBackend {
   // Fills leading slots of `batch` with received datagrams. Returns how many (at least 1),
   // or would_block when none is waiting, or an error. An empty batch returns 0.
   [[nodiscard]] virtual IoResult<std::size_t> receive(std::span<RxDatagram> batch) noexcept = 0;
+
+  // A snapshot; safe to call from any thread (the fields are read relaxed).
+  [[nodiscard]] virtual IoStatistics statistics() const noexcept { return {}; }
 };
 
 // Checks one send entry against the capabilities (the rule send() applies).

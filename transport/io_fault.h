@@ -75,6 +75,7 @@ class FaultBackend final : public IoBackend {
     return inner_.local_address();
   }
   [[nodiscard]] int fd() const noexcept override { return inner_.fd(); }
+  [[nodiscard]] IoStatistics statistics() const noexcept override { return inner_.statistics(); }
 
   // Takes entries (checked against the inner capabilities, as a real backend would),
   // applies the faults, and hands what is due to the inner backend. Returns the entries

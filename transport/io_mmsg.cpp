@@ -1,9 +1,12 @@
 #include "transport/io_mmsg.h"
 
+#include <linux/errqueue.h>
 #include <netinet/udp.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -13,19 +16,23 @@ namespace {
 
 // EINTR is retried, a few times only: a signal storm should not pin the I/O thread.
 constexpr int kEintrRetries = 4;
+// How long send() waits for zero-copy completions before giving the spans back anyway.
+constexpr auto kZerocopyWait = std::chrono::seconds(1);
 
 }  // namespace
 
-MmsgBackend::MmsgBackend(UdpSocket socket, std::size_t gso_max_segments) noexcept
+MmsgBackend::MmsgBackend(UdpSocket socket, std::size_t gso_max_segments,
+                         ZerocopyMode zerocopy) noexcept
     : socket_(std::move(socket)),
-      gso_max_segments_(std::clamp<std::size_t>(gso_max_segments, 1, kMaxGsoSegments)) {}
+      gso_max_segments_(std::clamp<std::size_t>(gso_max_segments, 1, kMaxGsoSegments)),
+      zerocopy_(zerocopy, socket_.report().zerocopy) {}
 
 IoCapabilities MmsgBackend::capabilities() const noexcept {
   IoCapabilities caps;
   caps.gso_max_segments = gso_max_segments_.load(std::memory_order_relaxed);
   caps.gso_max_bytes = kMaxUdpPayload;
   caps.gro = socket_.report().gro;
-  caps.zerocopy = false;
+  caps.zerocopy = zerocopy_.active();
   caps.max_batch = kMaxBatch;
   return caps;
 }
@@ -34,10 +41,13 @@ IoResult<std::size_t> MmsgBackend::send(std::span<const TxDatagram> batch) noexc
   const IoCapabilities caps = capabilities();
   std::size_t done = 0;
   while (done < batch.size()) {
+    // MSG_ZEROCOPY is a flag of the whole sendmmsg call: a chunk is all zero-copy or none.
+    const bool zerocopy = zerocopy_.use(batch[done].data.size());
     std::size_t n = 0;
     for (; n < kMaxBatch && done + n < batch.size(); ++n) {
       const TxDatagram& d = batch[done + n];
       if (!fits(d, caps)) break;  // sent up to here; the next call reports this entry
+      if (n > 0 && zerocopy_.use(d.data.size()) != zerocopy) break;
       iovec& iov = tx_iov_[n];
       iov.iov_base = const_cast<std::byte*>(d.data.data());
       iov.iov_len = d.data.size();
@@ -65,10 +75,22 @@ IoResult<std::size_t> MmsgBackend::send(std::span<const TxDatagram> batch) noexc
     }
     int sent = -1;
     int err = 0;
+    int flags = zerocopy ? MSG_ZEROCOPY : 0;
     for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {
-      sent = ::sendmmsg(socket_.fd(), tx_msgs_.data(), static_cast<unsigned>(n), 0);
+      sent = ::sendmmsg(socket_.fd(), tx_msgs_.data(), static_cast<unsigned>(n), flags);
       err = sent < 0 ? errno : 0;
+      // ENOBUFS with MSG_ZEROCOPY: the completions in flight used up the socket's option
+      // memory (net.core.optmem_max); this chunk goes by copy.
+      if (err == ENOBUFS && flags != 0) {
+        flags = 0;
+        continue;
+      }
       if (err != EINTR) break;
+    }
+    if (sent > 0 && flags != 0) {
+      zerocopy_pending_ += static_cast<std::size_t>(sent);
+      zerocopy_.sent(static_cast<std::size_t>(sent));
+      await_zerocopy();
     }
     if (sent < 0) {
       if (done > 0) return done;
@@ -82,6 +104,46 @@ IoResult<std::size_t> MmsgBackend::send(std::span<const TxDatagram> batch) noexc
     if (static_cast<std::size_t>(sent) < n) return done;
   }
   return done;
+}
+
+void MmsgBackend::await_zerocopy() noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + kZerocopyWait;
+  while (zerocopy_pending_ > 0) {
+    union {
+      cmsghdr align;
+      char bytes[CMSG_SPACE(sizeof(sock_extended_err) + sizeof(sockaddr_in6))];
+    } control{};
+    msghdr msg{};
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = sizeof control.bytes;
+    if (::recvmsg(socket_.fd(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (err != EAGAIN || left.count() <= 0) break;
+      // POLLERR is reported whatever the events asked for.
+      pollfd pfd{socket_.fd(), 0, 0};
+      (void)::poll(&pfd, 1, static_cast<int>(left.count()) + 1);
+      continue;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      const bool recverr = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                           (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
+      if (!recverr) continue;
+      sock_extended_err ee{};
+      std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+      if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0) continue;
+      // The ids [ee_info, ee_data] completed; they wrap at 2^32.
+      const std::uint64_t count = std::uint32_t(ee.ee_data - ee.ee_info) + std::uint64_t{1};
+      zerocopy_pending_ -= std::min(count, zerocopy_pending_);
+      zerocopy_.completed((ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) != 0, count);
+    }
+  }
+  if (zerocopy_pending_ > 0) {
+    zerocopy_.late(zerocopy_pending_);
+    zerocopy_pending_ = 0;
+  }
 }
 
 IoResult<std::size_t> MmsgBackend::receive(std::span<RxDatagram> batch) noexcept {

@@ -5,6 +5,12 @@
 //
 // MACHINE.md measured loopback at 0.33 Mpps without GSO, 1.4 Mpps with GSO, and ~96
 // Gbit/s with GSO and GRO: the per-datagram kernel cost, not the syscall, is the limit.
+//
+// Zero-copy (MSG_ZEROCOPY, io_zerocopy.h decides which entries): the kernel pins the
+// caller's pages and reports on the socket's error queue when it is done with them, as
+// ranges of per-sendmsg ids. send() waits for those completions (poll for POLLERR, at most
+// a second) before it returns, so the spans are free again when it does, as the interface
+// promises; a completion that says SO_EE_CODE_ZEROCOPY_COPIED makes automatic mode stop.
 #pragma once
 
 #include <sys/socket.h>
@@ -16,6 +22,7 @@
 #include <string_view>
 
 #include "transport/io_backend.h"
+#include "transport/io_zerocopy.h"
 #include "transport/udp_socket.h"
 
 namespace dwcp::transport {
@@ -26,8 +33,10 @@ class MmsgBackend final : public IoBackend {
  public:
   // Takes the socket over. gso_max_segments: 1 turns GSO off; at most kMaxGsoSegments.
   // The caller (io_select.h) has checked that the kernel accepts UDP_SEGMENT. GRO is on
-  // if the socket has it (SocketReport::gro).
-  explicit MmsgBackend(UdpSocket socket, std::size_t gso_max_segments = kMaxGsoSegments) noexcept;
+  // if the socket has it (SocketReport::gro). Zero-copy needs SocketReport::zerocopy
+  // (SO_ZEROCOPY accepted) and a mode other than off.
+  explicit MmsgBackend(UdpSocket socket, std::size_t gso_max_segments = kMaxGsoSegments,
+                       ZerocopyMode zerocopy = ZerocopyMode::off) noexcept;
 
   [[nodiscard]] std::string_view name() const noexcept override { return "mmsg"; }
   [[nodiscard]] IoCapabilities capabilities() const noexcept override;
@@ -36,6 +45,7 @@ class MmsgBackend final : public IoBackend {
   }
   [[nodiscard]] int fd() const noexcept override { return socket_.fd(); }
   [[nodiscard]] const UdpSocket& socket() const noexcept { return socket_; }
+  [[nodiscard]] IoStatistics statistics() const noexcept override { return zerocopy_.statistics(); }
 
   // See IoBackend::send. One sendmmsg per kMaxBatch entries; an entry of several
   // datagrams carries a UDP_SEGMENT control message. If the kernel answers EIO to a GSO
@@ -56,8 +66,13 @@ class MmsgBackend final : public IoBackend {
     char bytes[detail::kRxControlSize];
   };
 
+  // Reads zero-copy completions off the error queue until none is outstanding (bounded).
+  void await_zerocopy() noexcept;
+
   UdpSocket socket_;
   std::atomic<std::size_t> gso_max_segments_;
+  ZerocopyPolicy zerocopy_;
+  std::uint64_t zerocopy_pending_ = 0;  // zero-copy sends whose completion is not yet read
   std::array<mmsghdr, kMaxBatch> tx_msgs_{};
   std::array<iovec, kMaxBatch> tx_iov_{};
   std::array<TxControl, kMaxBatch> tx_control_{};

@@ -9,6 +9,7 @@
 
 #include "transport/io_mmsg.h"
 #include "transport/io_plain.h"
+#include "transport/io_uring.h"
 
 namespace dwcp::transport {
 
@@ -22,6 +23,8 @@ std::string_view to_string(BackendKind kind) noexcept {
       return "mmsg";
     case BackendKind::plain:
       return "plain";
+    case BackendKind::uring:
+      return "uring";
   }
   return "unknown";
 }
@@ -35,6 +38,8 @@ bool parse_backend_kind(std::string_view text, BackendKind& out) noexcept {
     out = BackendKind::mmsg;
   } else if (text == "plain") {
     out = BackendKind::plain;
+  } else if (text == "uring" || text == "io_uring") {
+    out = BackendKind::uring;
   } else {
     return false;
   }
@@ -134,6 +139,8 @@ IoResult<BackendSelection> open_backend(const SocketAddress& bind_to, const Sock
          (report.receive_buffer_forced ? " forced" : "");
     s += ", sndbuf " + std::to_string(report.send_buffer) +
          (report.send_buffer_forced ? " forced" : "");
+    s += "; zerocopy " + std::string(to_string(options.zerocopy));
+    if (options.zerocopy != ZerocopyMode::off && !report.zerocopy) s += " (SO_ZEROCOPY refused)";
     return s;
   };
 
@@ -147,10 +154,23 @@ IoResult<BackendSelection> open_backend(const SocketAddress& bind_to, const Sock
   if (want == BackendKind::mmsg) {
     out.kind = BackendKind::mmsg;
     out.reason = "mmsg (asked for, GSO not used; " + describe_socket() + ")";
-    out.backend = std::make_unique<MmsgBackend>(std::move(*socket), 1);
+    out.backend = std::make_unique<MmsgBackend>(std::move(*socket), 1, options.zerocopy);
     return out;
   }
   const GsoProbe gso = probe_gso(*socket);
+  if (want == BackendKind::uring) {
+    const UringProbe probe = probe_uring();
+    if (!probe.supported) return std::unexpected(IoError{IoErrc::unsupported, 0, "io_uring probe"});
+    const std::string socket_text = describe_socket();
+    auto uring = UringBackend::open(std::move(*socket), gso.supported ? kMaxGsoSegments : 1,
+                                    options.zerocopy);
+    if (!uring) return std::unexpected(uring.error());
+    out.kind = BackendKind::uring;
+    out.reason = "uring (asked for; " + probe.detail + "; " + (*uring)->description() + "; " +
+                 (gso.supported ? "GSO: " : "no GSO: ") + gso.detail + "; " + socket_text + ")";
+    out.backend = std::move(*uring);
+    return out;
+  }
   if (!gso.supported) {
     if (want == BackendKind::mmsg_gso) {
       return std::unexpected(IoError{IoErrc::unsupported, 0, "UDP GSO (kernel refused)"});
@@ -164,7 +184,8 @@ IoResult<BackendSelection> open_backend(const SocketAddress& bind_to, const Sock
   }
   out.kind = BackendKind::mmsg_gso;
   out.reason = "mmsg+gso (" + gso.detail + "; " + describe_socket() + ")";
-  out.backend = std::make_unique<MmsgBackend>(std::move(*socket), kMaxGsoSegments);
+  out.backend =
+      std::make_unique<MmsgBackend>(std::move(*socket), kMaxGsoSegments, options.zerocopy);
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Picks the I/O backend at run time, asking the kernel what works (as Seastar picks
 // io_uring, then linux-aio, then epoll): sendmmsg with GSO, else plain sendmsg, which
-// always works. sendmmsg without GSO is there when asked for. The io_uring backend will slot in
-// above mmsg+GSO. The choice and the reason for it are reported, for tools to print.
+// always works. sendmmsg without GSO and io_uring are there when asked for (docs/performance.md
+// "I/O backends" has the measurements that keep io_uring out of the automatic choice). The
+// choice and the reason for it are reported, for tools to print.
 #pragma once
 
 #include <memory>
@@ -18,10 +19,12 @@ enum class BackendKind {
   mmsg_gso,   // sendmmsg/recvmmsg with UDP GSO (and GRO when the kernel has it)
   mmsg,       // sendmmsg/recvmmsg, no GSO
   plain,      // one sendmsg/recvmsg per datagram
+  uring,      // io_uring: linked SENDMSG (GSO when the kernel has it), multishot RECVMSG
 };
 
 std::string_view to_string(BackendKind kind) noexcept;
-// "auto", "mmsg+gso" (or "mmsg_gso"), "mmsg", "plain"; false, `out` untouched, if unknown.
+// "auto", "mmsg+gso" (or "mmsg_gso"), "mmsg", "plain", "uring" (or "io_uring"); false, `out`
+// untouched, if unknown.
 bool parse_backend_kind(std::string_view text, BackendKind& out) noexcept;
 
 struct GsoProbe {
@@ -46,8 +49,10 @@ struct BackendSelection {
 };
 
 // Opens a socket on `bind_to` with `options` and wraps it in the backend `want` asks
-// for. Errors: the socket's (bind, ...), or unsupported when mmsg_gso is demanded and
-// the kernel cannot segment. automatic never fails for want of GSO.
+// for; options.zerocopy goes to the backends that can send zero-copy (mmsg, uring).
+// Errors: the socket's (bind, ...), unsupported when mmsg_gso is demanded and the kernel
+// cannot segment or uring is demanded and the kernel has no usable io_uring, or what
+// setting up io_uring failed with. automatic never fails for want of GSO.
 IoResult<BackendSelection> open_backend(const SocketAddress& bind_to,
                                         const SocketOptions& options = {},
                                         BackendKind want = BackendKind::automatic);

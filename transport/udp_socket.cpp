@@ -232,6 +232,31 @@ bool is_fatal(IoErrc code) noexcept {
   return true;
 }
 
+std::string_view to_string(ZerocopyMode mode) noexcept {
+  switch (mode) {
+    case ZerocopyMode::automatic:
+      return "auto";
+    case ZerocopyMode::on:
+      return "on";
+    case ZerocopyMode::off:
+      return "off";
+  }
+  return "unknown";
+}
+
+bool parse_zerocopy_mode(std::string_view text, ZerocopyMode& out) noexcept {
+  if (text == "auto") {
+    out = ZerocopyMode::automatic;
+  } else if (text == "on") {
+    out = ZerocopyMode::on;
+  } else if (text == "off") {
+    out = ZerocopyMode::off;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 std::string_view to_string(IoErrc code) noexcept {
   switch (code) {
     case IoErrc::would_block:
@@ -396,6 +421,9 @@ IoResult<UdpSocket> UdpSocket::open(const SocketAddress& bind_to, const SocketOp
   }
 
   if (options.gro) (void)sock.set_gro(true);
+  if (options.zerocopy != ZerocopyMode::off) {
+    sock.report_.zerocopy = set_int_option(fd, SOL_SOCKET, SO_ZEROCOPY, 1);
+  }
 
   if (::bind(fd, bind_to.data(), bind_to.size()) != 0) {
     return std::unexpected(io_error_from_errno(errno, "bind"));

@@ -127,6 +127,19 @@ using IoResult = std::expected<T, IoError>;
 // ---------------------------------------------------------------------------------------
 // The socket
 
+// Zero-copy sends (MSG_ZEROCOPY, io_uring SEND_ZC). The kernel pins the pages instead of
+// copying them, but copies anyway on loopback and on devices without scatter-gather, and
+// then zero-copy costs throughput (0.5-0.7x measured, MACHINE.md).
+enum class ZerocopyMode : std::uint8_t {
+  automatic,  // large entries go zero-copy until a completion says the kernel copied
+  on,         // every entry goes zero-copy, whatever the completions say
+  off,        // never
+};
+
+std::string_view to_string(ZerocopyMode mode) noexcept;
+// "auto", "on", "off"; false, `out` untouched, for anything else.
+bool parse_zerocopy_mode(std::string_view text, ZerocopyMode& out) noexcept;
+
 struct SocketOptions {
   // Asked-for kernel buffer sizes. SO_RCVBUFFORCE/SO_SNDBUFFORCE are tried first (they
   // need CAP_NET_ADMIN and ignore net.core.rmem_max/wmem_max); without the capability the
@@ -137,6 +150,8 @@ struct SocketOptions {
   bool dont_fragment = true;  // IP(V6)_PMTUDISC_DO, so an oversized probe fails honestly
   bool reuse_port = false;    // SO_REUSEPORT
   bool v6_only = true;        // IPV6_V6ONLY on an IPv6 socket
+  // Zero-copy sends; unless off, SO_ZEROCOPY is asked for (a refusal is only reported).
+  ZerocopyMode zerocopy = ZerocopyMode::automatic;
 };
 
 // What the kernel actually granted.
@@ -149,6 +164,7 @@ struct SocketReport {
   bool send_buffer_forced = false;
   bool gro = false;
   bool dont_fragment = false;
+  bool zerocopy = false;  // SO_ZEROCOPY was accepted (MSG_ZEROCOPY sends are possible)
 };
 
 // A non-blocking, close-on-exec UDP socket bound to an address. Move-only; closes its

@@ -8,9 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "transport/io_backend.h"
+#include "transport/io_mmsg.h"
+#include "transport/io_plain.h"
+#include "transport/io_uring.h"
 
 namespace dwcp::transport::test {
 
@@ -32,6 +37,70 @@ inline std::vector<TxDatagram> entries_to(const SocketAddress& to,
   out.reserve(payloads.size());
   for (const auto& p : payloads) out.push_back(TxDatagram{to, p, 0});
   return out;
+}
+
+// The kernel backends every socket test runs over. The zero-copy kinds send every entry
+// zero-copy (ZerocopyMode::on), so the completion path is exercised even on loopback.
+enum class Kind { plain, mmsg, mmsg_zerocopy, uring, uring_zerocopy };
+
+inline constexpr Kind kAllKinds[] = {Kind::plain, Kind::mmsg, Kind::mmsg_zerocopy, Kind::uring,
+                                     Kind::uring_zerocopy};
+
+inline std::string kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::plain:
+      return "plain";
+    case Kind::mmsg:
+      return "mmsg";
+    case Kind::mmsg_zerocopy:
+      return "mmsg+zerocopy";
+    case Kind::uring:
+      return "uring";
+    case Kind::uring_zerocopy:
+      return "uring+zerocopy";
+  }
+  return "?";
+}
+
+// Opens `kind` on `bind_to`, with GSO up to `gso_segments` (plain ignores it). nullptr, with
+// `why` saying what this kernel lacks, when the kind cannot run here: the caller reports
+// the case as skipped.
+inline std::unique_ptr<IoBackend> open_kind(Kind kind, const SocketAddress& bind_to,
+                                            std::size_t gso_segments, std::string& why,
+                                            SocketOptions options = {}) {
+  const bool zerocopy = kind == Kind::mmsg_zerocopy || kind == Kind::uring_zerocopy;
+  options.zerocopy = zerocopy ? ZerocopyMode::on : ZerocopyMode::off;
+  auto s = UdpSocket::open(bind_to, options);
+  if (!s) {
+    why = "socket on " + bind_to.to_string() + ": " + to_string(s.error());
+    return nullptr;
+  }
+  switch (kind) {
+    case Kind::plain:
+      return std::make_unique<PlainBackend>(std::move(*s));
+    case Kind::mmsg:
+    case Kind::mmsg_zerocopy:
+      if (zerocopy && !s->report().zerocopy) {
+        why = "SO_ZEROCOPY refused by this kernel";
+        return nullptr;
+      }
+      return std::make_unique<MmsgBackend>(std::move(*s), gso_segments, options.zerocopy);
+    case Kind::uring:
+    case Kind::uring_zerocopy: {
+      const UringProbe probe = probe_uring();
+      if (!probe.supported || (zerocopy && !probe.zerocopy)) {
+        why = "io_uring: " + probe.detail + (zerocopy ? " (SENDMSG_ZC needed)" : "");
+        return nullptr;
+      }
+      auto b = UringBackend::open(std::move(*s), gso_segments, options.zerocopy);
+      if (!b) {
+        why = "io_uring set-up: " + to_string(b.error());
+        return nullptr;
+      }
+      return std::move(*b);
+    }
+  }
+  return nullptr;
 }
 
 inline std::uint64_t id_of(std::span<const std::byte> datagram) {

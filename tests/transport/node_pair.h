@@ -28,11 +28,20 @@ namespace dwcp::transport::test {
 
 using Bytes = std::vector<std::byte>;
 
-inline std::unique_ptr<IoBackend> loopback_backend() {
-  auto selection = open_backend(SocketAddress::loopback_v4(0));
+inline std::unique_ptr<IoBackend> loopback_backend(
+    BackendKind kind = BackendKind::automatic, ZerocopyMode zerocopy = ZerocopyMode::automatic) {
+  SocketOptions options;
+  options.zerocopy = zerocopy;
+  auto selection = open_backend(SocketAddress::loopback_v4(0), options, kind);
   REQUIRE_MESSAGE(selection, "cannot open a loopback socket");
   return std::move(selection->backend);
 }
+
+// The backend and zero-copy mode a Pair's sockets use.
+struct PairIo {
+  BackendKind kind = BackendKind::automatic;
+  ZerocopyMode zerocopy = ZerocopyMode::automatic;
+};
 
 // Message `index` of stream `stream`: 1..max_size bytes, a function of both.
 inline Bytes message(std::uint64_t stream, std::uint64_t index, std::size_t max_size) {
@@ -45,8 +54,8 @@ inline Bytes message(std::uint64_t stream, std::uint64_t index, std::size_t max_
 // A client node and a server node; both offer `connection` (the server also accepts).
 // With `faults`, both directions go through a FaultBackend (the server's seeded seed + 1).
 struct Pair {
-  std::unique_ptr<IoBackend> client_socket = loopback_backend();
-  std::unique_ptr<IoBackend> server_socket = loopback_backend();
+  std::unique_ptr<IoBackend> client_socket;
+  std::unique_ptr<IoBackend> server_socket;
   std::unique_ptr<FaultBackend> client_faults;
   std::unique_ptr<FaultBackend> server_faults;
   std::unique_ptr<Node> client_node;
@@ -54,7 +63,10 @@ struct Pair {
   Connection* client = nullptr;
   Connection* server = nullptr;
 
-  explicit Pair(const FaultConfig* faults = nullptr, const ConnectionConfig& connection = {}) {
+  explicit Pair(const FaultConfig* faults = nullptr, const ConnectionConfig& connection = {},
+                PairIo io = {})
+      : client_socket(loopback_backend(io.kind, io.zerocopy)),
+        server_socket(loopback_backend(io.kind, io.zerocopy)) {
     NodeConfig client_config;
     client_config.connection = connection;
     NodeConfig server_config;

@@ -28,7 +28,8 @@ int print_version() {
               std::string(dwcp::simd::to_string(dwcp::simd::active_simd_level())).c_str(),
               std::string(dwcp::simd::to_string(dwcp::simd::detected_simd_level())).c_str());
   using dwcp::transport::BackendKind;
-  for (const BackendKind kind : {BackendKind::mmsg_gso, BackendKind::mmsg, BackendKind::plain}) {
+  for (const BackendKind kind :
+       {BackendKind::mmsg_gso, BackendKind::mmsg, BackendKind::plain, BackendKind::uring}) {
     auto backend =
         dwcp::transport::open_backend(dwcp::transport::SocketAddress::loopback_v4(0), {}, kind);
     std::string state = backend ? "available" : "unavailable: ";
