@@ -1,13 +1,7 @@
-<<<<<<< HEAD
-// UDP GSO on send and GRO on receive over loopback, through the mmsg backend. Needs a
-// kernel that segments UDP (4.18+) and coalesces it (5.0+); without them the program
-// says what is missing and exits 77, which CTest counts as a skip.
-=======
 // UDP GSO on send and GRO on receive over loopback, through each batching backend (mmsg and
 // io_uring, each also with zero-copy sends). Needs a kernel that segments UDP (4.18+) and
 // coalesces it (5.0+); without them the program says what is missing and exits 77, which
 // CTest counts as a skip. A backend kind the kernel lacks is skipped with a message.
->>>>>>> uring
 #include <doctest/doctest.h>
 
 #include <cstdio>
