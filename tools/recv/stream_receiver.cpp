@@ -221,7 +221,7 @@ void StreamReceiver::malformed(const std::string& why) {
 
 void StreamReceiver::send_verdict(const StreamVerdict& verdict) {
   std::vector<std::byte> frame(kVerdictSize);
-  (void)encode_verdict(frame, verdict);
+  if (!encode_verdict(frame, verdict)) return;  // cannot happen: the frame has room
   unsent_verdicts_.push_back(std::move(frame));
   flush_verdicts();
 }

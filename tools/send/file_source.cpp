@@ -85,7 +85,7 @@ std::expected<SourceList, std::string> collect_sources(const std::string& path) 
     if (error) return std::unexpected(cannot_read(entry.path().string(), error.message()));
     if (fs::is_directory(status)) continue;
     std::string relative = entry.path().lexically_relative(path).generic_string();
-    if (!prefix.empty()) relative = prefix + "/" + relative;
+    if (!prefix.empty()) relative.insert(0, prefix + '/');
     if (!fs::is_regular_file(status)) {
       list.skipped.push_back(entry.path().string());
       continue;

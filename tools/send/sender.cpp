@@ -335,6 +335,9 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   const auto reason = connection.close_reason();
   const bool closed_cleanly = connection.status() == ConnectionStatus::closed && reason &&
                               reason->error_code == 0 && !reason->idle_timeout;
+  bool files_cut_short = files && files->closed_with_files_left();
+  for (const StreamState& s : streams) files_cut_short = files_cut_short || s.sender.cut_short();
+  if (failure.empty() && files_cut_short) failure = "interrupted before every file was sent";
   report.complete = failure.empty() && closed_cleanly;
   if (!failure.empty()) {
     report.close_reason = failure;

@@ -95,7 +95,8 @@ std::expected<StreamSender::Step, StepFailure> StreamSender::step(std::size_t me
       trailer.bytes = unit_.bytes;
       if (!pattern_) trailer.hash = hasher_.digest();
       frame_.resize(kTrailerSize);
-      (void)encode_trailer(frame_, trailer);
+      if (!encode_trailer(frame_, trailer))
+        return std::unexpected(StepFailure{SendStatus::empty, {}});
       auto sent = send_frame(frame_);
       if (sent && sent->progressed) {
         unit_.hash = trailer.hash;
@@ -117,6 +118,8 @@ std::expected<StreamSender::Step, StepFailure> StreamSender::step(std::size_t me
 std::expected<StreamSender::Step, StepFailure> StreamSender::send_data(std::size_t message_size) {
   std::size_t size = message_size;
   if (stopped_) {
+    // The pattern's end is whenever the run stops; a file's is not.
+    cut_short_ = !pattern_;
     phase_ = Phase::trailer;
     return Step{};
   }

@@ -29,12 +29,18 @@ class FileQueue {
   explicit FileQueue(std::vector<SourceFile> files) : files_(std::move(files)) {}
   // The next file to send, or none (also after close()). Valid while the queue lives.
   const SourceFile* next() noexcept { return next_ < files_.size() ? &files_[next_++] : nullptr; }
-  void close() noexcept { next_ = files_.size(); }
+  void close() noexcept {
+    closed_with_files_left_ = closed_with_files_left_ || next_ < files_.size();
+    next_ = files_.size();
+  }
+  // close() came while files were still waiting.
+  [[nodiscard]] bool closed_with_files_left() const noexcept { return closed_with_files_left_; }
   [[nodiscard]] std::size_t size() const noexcept { return files_.size(); }
 
  private:
   std::vector<SourceFile> files_;
   std::size_t next_ = 0;
+  bool closed_with_files_left_ = false;
 };
 
 // Why a stream cannot go on.
@@ -69,6 +75,8 @@ class StreamSender {
   // Every unit sent has its verdict.
   [[nodiscard]] bool verdicts_done() const noexcept { return awaiting_.empty(); }
 
+  // stop() ended a file (or stdin) before its end.
+  [[nodiscard]] bool cut_short() const noexcept { return cut_short_; }
   [[nodiscard]] std::uint64_t messages() const noexcept { return messages_; }
   [[nodiscard]] std::uint64_t units() const noexcept { return units_; }
   [[nodiscard]] std::uint64_t files() const noexcept { return files_; }
@@ -100,6 +108,7 @@ class StreamSender {
   bool pattern_sent_ = false;
   bool timed_ = false;
   bool stopped_ = false;
+  bool cut_short_ = false;
   std::uint64_t budget_ = 0;
   Phase phase_ = Phase::next_unit;
 
