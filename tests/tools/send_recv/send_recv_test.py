@@ -106,6 +106,9 @@ def check_transfer(report, size, streams):
         fail(f"{report['role']} {report['id']}: {report['streams']} streams, expected {streams}")
     if report["bits_per_second"] <= 0 or report["seconds"] <= 0:
         fail(f"{report['role']} {report['id']}: no rate: {report}")
+    # The pattern: verified stream by stream (the sender by the receiver's verdicts), no files.
+    if not report["verified"] or report["files"] != 0 or report["xxh3_128"] != "":
+        fail(f"{report['role']} {report['id']}: pattern not verified, or files: {report}")
 
 
 def cli_errors():
