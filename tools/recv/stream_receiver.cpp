@@ -8,6 +8,8 @@
 namespace dwcp::tools {
 namespace {
 
+constexpr std::size_t kMaxUnsentVerdicts = 1024;
+
 // A path from the network, fit for one line of a terminal: control bytes become '?', and
 // a very long one is cut.
 std::string printable(std::string_view text) {
@@ -224,6 +226,14 @@ void StreamReceiver::send_verdict(const StreamVerdict& verdict) {
   if (!encode_verdict(frame, verdict)) return;  // cannot happen: the frame has room
   unsent_verdicts_.push_back(std::move(frame));
   flush_verdicts();
+  // A peer that sends tiny units and never reads their verdicts would grow this queue
+  // without bound.
+  if (unsent_verdicts_.size() > kMaxUnsentVerdicts && state_ != State::broken) {
+    ++tally_.malformed_frames;
+    report_problem("stream " + std::to_string(stream_.id()) +
+                   ": the peer does not read its verdicts; the rest of the stream is dropped");
+    state_ = State::broken;
+  }
 }
 
 void StreamReceiver::flush_verdicts() {
