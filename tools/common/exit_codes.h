@@ -10,5 +10,6 @@ inline constexpr int kExitUsage = 2;       // bad command line
 inline constexpr int kExitAddress = 3;     // cannot resolve the host, or cannot bind
 inline constexpr int kExitConnection = 4;  // no connection: refused, nothing listening
 inline constexpr int kExitTransfer = 5;    // the transfer failed or data did not verify
+inline constexpr int kExitLocalFile = 6;   // a local file or directory cannot be read or written
 
 }  // namespace dwcp::tools

@@ -102,7 +102,22 @@ std::string format_summary(const TransferReport& r) {
       static_cast<unsigned long long>(r.spurious_losses), r.rtt.min_us, r.rtt.avg_us, r.rtt.max_us,
       format_bytes(static_cast<double>(r.cwnd_bytes)).c_str(), r.cpu_percent(),
       r.cpu_seconds_per_gb(), r.cpu_cycles_per_byte());
-  return line;
+  std::string summary = line;
+  if (r.files != 0 || r.rejected_paths != 0 || r.malformed_frames != 0) {
+    // Only the receiver writes files.
+    std::string written;
+    if (r.role == "receiver") written = " (" + std::to_string(r.files_written) + " written)";
+    std::snprintf(line, sizeof line,
+                  "      files %llu%s, rejected paths %llu, malformed frames %llu, xxh3-128 %s, "
+                  "%s\n",
+                  static_cast<unsigned long long>(r.files), written.c_str(),
+                  static_cast<unsigned long long>(r.rejected_paths),
+                  static_cast<unsigned long long>(r.malformed_frames),
+                  r.xxh3_128.empty() ? "-" : r.xxh3_128.c_str(),
+                  r.verified ? "verified" : "NOT VERIFIED");
+    summary += line;
+  }
+  return summary;
 }
 
 std::string format_json(const TransferReport& r) {
@@ -117,6 +132,12 @@ std::string format_json(const TransferReport& r) {
       .add("messages", r.messages)
       .add("bits_per_second", r.bits_per_second())
       .add("verification_errors", r.verification_errors)
+      .add("files", r.files)
+      .add("files_written", r.files_written)
+      .add("verified", r.verified)
+      .add("xxh3_128", r.xxh3_128)
+      .add("rejected_paths", r.rejected_paths)
+      .add("malformed_frames", r.malformed_frames)
       .add("retransmitted_bytes", r.retransmitted_bytes)
       .add("packets_lost", r.packets_lost)
       .add("spurious_losses", r.spurious_losses)

@@ -41,7 +41,15 @@ struct TransferReport {
   double seconds = 0.0;
   std::uint64_t bytes = 0;     // sent (accepted by the transport) or received and verified
   std::uint64_t messages = 0;  // messages those bytes came in
-  std::uint64_t verification_errors = 0;  // messages that did not match the pattern
+  // Receiver: pattern messages that did not match, and files whose XXH3-128 or size did
+  // not; sender: units the receiver's verdicts failed.
+  std::uint64_t verification_errors = 0;
+  std::uint64_t files = 0;             // files (stdin counts as one) sent, or received in full
+  std::uint64_t files_written = 0;     // receiver: renamed into place under --output, or to stdout
+  bool verified = false;               // every stream's content was verified at the receiver
+  std::string xxh3_128;                // ContentDigest::hex() of the files; "" for the pattern
+  std::uint64_t rejected_paths = 0;    // receiver: files refused for their path
+  std::uint64_t malformed_frames = 0;  // receiver: headers, trailers out of order or undecodable
   std::uint64_t retransmitted_bytes = 0;
   std::uint64_t packets_lost = 0;
   std::uint64_t spurious_losses = 0;
@@ -69,7 +77,7 @@ std::string format_bytes(double bytes);
 std::string interval_header();
 // "[  1]   0.00-1.00   sec  2.10 GiB  18.04 Gbit/s  retr 0 B  lost 0  cwnd 2.00 MiB  rtt 52 us"
 std::string format_interval(const IntervalSample& sample);
-// Two lines, ending in a newline.
+// Two lines (three when files moved or frames were refused), ending in a newline.
 std::string format_summary(const TransferReport& report);
 // One JSON object, one line, no newline.
 std::string format_json(const TransferReport& report);

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "tools/common/cpu_usage.h"
-#include "tools/common/test_pattern.h"
 
 namespace dwcp::tools {
 namespace {
@@ -20,7 +19,7 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 
 struct IncomingStream {
   Stream stream;
-  StreamVerifier verifier;
+  StreamReceiver receiver;
 };
 
 std::string describe(const std::optional<transport::CloseReason>& reason) {
@@ -38,8 +37,12 @@ std::string describe(const std::optional<transport::CloseReason>& reason) {
 }  // namespace
 
 ClientSession::ClientSession(std::uint64_t id, Connection connection, const RecvOptions& options,
-                             SharedOutput& output)
-    : id_(id), connection_(std::move(connection)), options_(options), output_(output) {
+                             SharedOutput& output, ReceiveTarget& target)
+    : id_(id),
+      connection_(std::move(connection)),
+      options_(options),
+      output_(output),
+      target_(target) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -84,14 +87,14 @@ void ClientSession::run() {
   auto drain = [&] {
     std::uint64_t read = 0;
     while (auto s = connection_.accept_stream()) {
-      streams.try_emplace(s->id(), IncomingStream{*s, StreamVerifier(s->id())});
+      streams.try_emplace(s->id(), IncomingStream{*s, StreamReceiver(*s, target_, id_)});
     }
     for (auto& [stream_id, in] : streams) {
       for (auto message = in.stream.peek(); !message.empty(); message = in.stream.peek()) {
-        in.verifier.consume(message);
-        read += message.size();
+        read += in.receiver.consume(message);
         in.stream.release();
       }
+      in.receiver.flush_verdicts();
     }
     return read;
   };
@@ -152,11 +155,20 @@ void ClientSession::run() {
   report_.bytes = bytes;
   report_.streams = streams.size();
   bool all_ended = true;
+  ReceiveTally tally;
   for (auto& [stream_id, in] : streams) {
-    report_.messages += in.verifier.messages();
-    report_.verification_errors += in.verifier.errors();
+    in.receiver.finish(tally);
     all_ended = all_ended && in.stream.at_end();
   }
+  report_.messages = tally.messages;
+  report_.verification_errors = tally.verification_errors;
+  report_.files = tally.files;
+  report_.files_written = tally.files_written;
+  report_.rejected_paths = tally.rejected_paths;
+  report_.malformed_frames = tally.malformed_frames;
+  report_.xxh3_128 = tally.digest.hex();
+  report_.verified = all_ended && tally.units != 0 && tally.verified_units == tally.units &&
+                     tally.malformed_frames == 0 && tally.rejected_paths == 0;
   report_.take_stats(connection_.stats());
   const auto reason = connection_.close_reason();
   if (interrupted) {

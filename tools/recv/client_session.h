@@ -1,6 +1,7 @@
-// One client of dwcp-recv: a thread that takes the client's streams, verifies every
-// message against the test pattern (tools/common/test_pattern.h) and drops it, prints the
-// client's interval lines, and at the end its summary. Clients run side by side.
+// One client of dwcp-recv: a thread that takes the client's streams, hands every message
+// to the stream's StreamReceiver (the test pattern verified and dropped, files verified
+// with XXH3-128 and stored or dropped), prints the client's interval lines, and at the end
+// its summary. Clients run side by side.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "tools/common/transfer_report.h"
 #include "tools/recv/recv_options.h"
+#include "tools/recv/stream_receiver.h"
 #include "transport/api/connection.h"
 
 namespace dwcp::tools {
@@ -24,8 +26,9 @@ struct SharedOutput {
 class ClientSession {
  public:
   // Starts the session's thread at once.
+  // `target` says where received files go; it must outlive the session.
   ClientSession(std::uint64_t id, Connection connection, const RecvOptions& options,
-                SharedOutput& output);
+                SharedOutput& output, ReceiveTarget& target);
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
   ~ClientSession();
@@ -44,6 +47,7 @@ class ClientSession {
   Connection connection_;
   const RecvOptions& options_;
   SharedOutput& output_;
+  ReceiveTarget& target_;
   TransferReport report_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};

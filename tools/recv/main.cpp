@@ -1,5 +1,5 @@
-// dwcp-recv: receives dwcp-send's test data from any number of clients at once, verifies
-// it, and reports each client like iperf3 (docs/tools.md).
+// dwcp-recv: receives dwcp-send's test data or files from any number of clients at once,
+// verifies them, and reports each client like iperf3 (docs/tools.md).
 #include <csignal>
 #include <cstdio>
 #include <vector>
@@ -42,5 +42,8 @@ int main(int argc, char** argv) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  return run_recv(*options, g_stop, stdout);
+  // A reader of --stdout that goes away (`| head`) is a failed write, not a dead process.
+  std::signal(SIGPIPE, SIG_IGN);
+  // With --stdout, stdout carries the data alone.
+  return run_recv(*options, g_stop, options->to_stdout ? stderr : stdout);
 }

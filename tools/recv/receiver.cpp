@@ -1,5 +1,7 @@
 #include "tools/recv/receiver.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -7,6 +9,8 @@
 #include "tools/common/address_resolver.h"
 #include "tools/common/exit_codes.h"
 #include "tools/recv/client_session.h"
+#include "tools/recv/file_sink.h"
+#include "tools/recv/stream_receiver.h"
 #include "transport/api/node.h"
 
 namespace dwcp::tools {
@@ -31,6 +35,20 @@ NodeOptions node_options(const transport::SocketAddress& bind) {
 }  // namespace
 
 int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FILE* out) {
+  ReceiveTarget target;
+  target.to_stdout = options.to_stdout;
+  if (!options.output.empty()) {
+    auto directory = open_output_directory(options.output);
+    if (!directory) {
+      std::fprintf(stderr, "dwcp-recv: %s\n", directory.error().c_str());
+      return kExitLocalFile;
+    }
+    target.output_fd = *directory;
+  }
+  // Closed on every return below.
+  const std::unique_ptr<int, void (*)(int*)> close_output(&target.output_fd, [](int* fd) {
+    if (*fd >= 0) ::close(*fd);
+  });
   auto bind = resolve_address(options.bind, options.port);
   if (!bind) {
     std::fprintf(stderr, "dwcp-recv: %s\n", bind.error().c_str());
@@ -61,8 +79,8 @@ int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FIL
       break;
     }
     if (auto connection = (*node)->accept(100ms)) {
-      sessions.push_back(
-          std::make_unique<ClientSession>(next_id++, std::move(*connection), options, output));
+      sessions.push_back(std::make_unique<ClientSession>(next_id++, std::move(*connection), options,
+                                                         output, target));
     }
     // Reap the clients that finished.
     for (auto it = sessions.begin(); it != sessions.end();) {
@@ -71,7 +89,7 @@ int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FIL
         continue;
       }
       const TransferReport& report = (*it)->join();
-      const bool failed = !report.complete || report.verification_errors != 0;
+      const bool failed = !report.complete || report.verification_errors != 0 || !report.verified;
       if (failed) exit_code = kExitTransfer;
       it = sessions.erase(it);
       if (options.one_off) done = true;

@@ -11,11 +11,12 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
     const std::string_view name = cursor.next();
     const bool flag = name == "--json" || name == "-J" || name == "--one-off" || name == "-1" ||
                       name == "--version" || name == "-v" || name == "--help" || name == "-h" ||
-                      name == "-s" || name == "--server";
+                      name == "-s" || name == "--server" || name == "--stdout";
     if (flag) {
       if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
       if (name == "--json" || name == "-J") options.json = true;
       if (name == "--one-off" || name == "-1") options.one_off = true;
+      if (name == "--stdout") options.to_stdout = true;
       if (name == "--version" || name == "-v") options.action = RecvOptions::Action::version;
       if (name == "--help" || name == "-h") options.action = RecvOptions::Action::help;
       continue;  // -s: iperf3's "server", accepted for habit's sake
@@ -24,7 +25,8 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
       return std::unexpected(usage_error(name, "unexpected argument (options start with '-')"));
     }
     const bool known = name == "-B" || name == "--bind" || name == "-p" || name == "--port" ||
-                       name == "-i" || name == "--interval" || name == "--idle-timeout";
+                       name == "-i" || name == "--interval" || name == "--idle-timeout" ||
+                       name == "-o" || name == "--output";
     if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
     auto value = cursor.value();
     if (!value) return std::unexpected(value.error());
@@ -36,11 +38,17 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
       auto port = parse_port(text);
       if (!port) return std::unexpected(usage_error(name, port.error()));
       options.port = *port;
+    } else if (name == "-o" || name == "--output") {
+      if (text.empty()) return std::unexpected(usage_error(name, "empty directory"));
+      options.output = text;
     } else {
       auto seconds = parse_seconds(text);
       if (!seconds) return std::unexpected(usage_error(name, seconds.error()));
       (name == "--idle-timeout" ? options.idle_timeout : options.interval) = *seconds;
     }
+  }
+  if (options.to_stdout && !options.output.empty()) {
+    return std::unexpected(usage_error("--stdout", "cannot be combined with --output"));
   }
   return options;
 }
@@ -52,6 +60,9 @@ std::string recv_usage() {
          "  -i, --interval SECONDS    between report lines per client (default 1; 0: none)\n"
          "  -1, --one-off             exit after the first client finished\n"
          "      --idle-timeout S      exit after S seconds without any client (default: never)\n"
+         "  -o, --output DIR          write received files under DIR (default: verify, drop)\n"
+         "      --stdout              write the one file or stdin received to stdout; reports\n"
+         "                            go to stderr\n"
          "  -J, --json                one JSON object per client summary, nothing else\n"
          "  -v, --version             version\n"
          "  -h, --help                this text\n";

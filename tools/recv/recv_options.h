@@ -1,7 +1,7 @@
 // dwcp-recv's command line (docs/tools.md), parsed without I/O so it is unit-tested:
 //
 //   dwcp-recv [-B ADDRESS] [-p PORT] [-i INTERVAL] [--json] [--one-off]
-//             [--idle-timeout SECONDS] [--version] [--help]
+//             [--idle-timeout SECONDS] [-o DIR | --stdout] [--version] [--help]
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,11 @@ struct RecvOptions {
   double idle_timeout = 0.0;  // exit after this long without a client; 0: never
   bool json = false;
   bool one_off = false;
+  // -o: received files go under this directory; empty: they are hashed and dropped.
+  std::string output;
+  // --stdout: the content of one file (or of the sender's stdin) goes to stdout, and every
+  // report to stderr.
+  bool to_stdout = false;
 };
 
 // `args` excludes the program name.

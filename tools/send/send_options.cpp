@@ -29,7 +29,7 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
                        name == "-P" || name == "--parallel" || name == "-l" || name == "--length" ||
                        name == "-C" || name == "--congestion" || name == "-b" ||
                        name == "--bitrate" || name == "-i" || name == "--interval" ||
-                       name == "--connect-timeout";
+                       name == "--connect-timeout" || name == "-F" || name == "--file";
     if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
     auto value = cursor.value();
     if (!value) return std::unexpected(value.error());
@@ -79,6 +79,9 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
       auto seconds = parse_seconds(text);
       if (!seconds) return fail(seconds.error());
       options.interval = *seconds;
+    } else if (name == "-F" || name == "--file") {
+      if (text.empty()) return fail("empty path (- reads stdin)");
+      options.file = text;
     } else {  // --connect-timeout
       auto seconds = parse_seconds(text);
       if (!seconds) return fail(seconds.error());
@@ -89,6 +92,13 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
   if (options.action != SendOptions::Action::run) return options;
   if (options.host.empty())
     return std::unexpected(usage_error("-c", "a host to send to is required"));
+  // A file's size (or stdin's end) decides how much is sent.
+  if (!options.file.empty() && have_time) {
+    return std::unexpected(usage_error("-F", "cannot be combined with -t"));
+  }
+  if (!options.file.empty() && options.bytes != 0) {
+    return std::unexpected(usage_error("-F", "cannot be combined with -n"));
+  }
   if (have_time && options.bytes != 0) {
     return std::unexpected(usage_error("-n", "cannot be combined with -t"));
   }
@@ -112,6 +122,8 @@ std::string send_usage() {
          "  -p, --port PORT          its port (default 5301)\n"
          "  -t, --time SECONDS       send for this long (default 10)\n"
          "  -n, --bytes SIZE         send this many bytes in all instead (10M, 1G)\n"
+         "  -F, --file PATH          send a file, a directory tree, or stdin (-) instead\n"
+         "                           of the test pattern; not with -t or -n\n"
          "  -P, --parallel N         streams (default 1, at most 128)\n"
          "  -l, --length SIZE        message size (default 64K, at most 1M)\n"
          "  -C, --congestion NAME    bbr (default), cubic or fixed\n"

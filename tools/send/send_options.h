@@ -2,7 +2,7 @@
 //
 //   dwcp-send -c HOST [-p PORT] [-t SECONDS | -n BYTES] [-P STREAMS] [-l MESSAGE_SIZE]
 //             [-C bbr|cubic|fixed] [-b RATE] [-i INTERVAL] [--connect-timeout SECONDS]
-//             [--json] [--version] [--help]
+//             [-F PATH] [--json] [--version] [--help]
 //
 // Flags mean what they mean in iperf3 where iperf3 has them.
 #pragma once
@@ -35,6 +35,8 @@ struct SendOptions {
   double interval = 1.0;        // 0: no interval lines
   double connect_timeout = 5.0;
   bool json = false;
+  // -F: a file, a directory tree, or "-" for stdin, instead of the test pattern.
+  std::string file;
 };
 
 inline constexpr std::uint64_t kMaxStreams = 128;

@@ -2,15 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "tools/common/address_resolver.h"
+#include "tools/common/content_digest.h"
 #include "tools/common/cpu_usage.h"
 #include "tools/common/exit_codes.h"
-#include "tools/common/test_pattern.h"
 #include "tools/common/transfer_report.h"
+#include "tools/send/file_source.h"
+#include "tools/send/stream_sender.h"
 #include "transport/api/node.h"
 
 namespace dwcp::tools {
@@ -42,7 +45,7 @@ NodeOptions node_options(const SendOptions& options, const transport::SocketAddr
   node.connection.stream_send_capacity = kSendQueue;
   node.connection.handshake_timeout = std::chrono::duration_cast<transport::Duration>(
       std::chrono::duration<double>(options.connect_timeout));
-  node.stream_send_queue = std::max(kSendQueue, 2 * options.message_size + 64);
+  node.stream_send_queue = std::max(kSendQueue, 2 * (options.message_size + kDataOverhead) + 64);
   return node;
 }
 
@@ -145,16 +148,39 @@ class IntervalPrinter {
   std::uint64_t last_lost_ = 0;
 };
 
+std::string describe(const StepFailure& failure, const Stream& stream,
+                     const Connection& connection) {
+  if (!failure.local_error.empty()) return failure.local_error;
+  if (failure.status == SendStatus::closed) {
+    return "the connection ended: " + describe(connection.close_reason());
+  }
+  return "stream " + std::to_string(stream.id()) + ": " + std::string(to_string(failure.status));
+}
+
 struct StreamState {
   Stream stream;
-  std::uint64_t offset = 0;
-  std::uint64_t budget = 0;  // bytes left to send; unused in timed mode
-  std::uint64_t messages = 0;
+  StreamSender sender;
 };
 
 }  // namespace
 
 int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FILE* out) {
+  // The files first: a missing one fails at once, before any network traffic.
+  std::optional<FileQueue> files;
+  if (!options.file.empty()) {
+    auto sources = collect_sources(options.file);
+    if (!sources) {
+      std::fprintf(stderr, "dwcp-send: %s\n", sources.error().c_str());
+      return kExitLocalFile;
+    }
+    for (const std::string& skipped : sources->skipped) {
+      std::fprintf(stderr, "dwcp-send: skipping '%s': not a regular file\n", skipped.c_str());
+    }
+    files.emplace(std::move(sources->files));
+  }
+  // A file keeps one stream busy: more streams than files would idle.
+  const std::uint64_t stream_count =
+      files ? std::min<std::uint64_t>(options.streams, files->size()) : options.streams;
   auto peer = resolve_address(options.host, options.port);
   if (!peer) {
     std::fprintf(stderr, "dwcp-send: %s\n", peer.error().c_str());
@@ -174,22 +200,26 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     connection.abort();
     return kExitConnection;
   }
-  auto opened = open_streams(connection, options.streams);
+  auto opened = open_streams(connection, stream_count);
   if (!opened) {
     std::fprintf(stderr, "dwcp-send: %s\n", opened.error().c_str());
     connection.abort();
     return kExitTransfer;
   }
+  const bool timed = options.bytes == 0 && !files;
   std::vector<StreamState> streams;
   for (std::size_t i = 0; i < opened->size(); ++i) {
-    StreamState state;
-    state.stream = (*opened)[i];
+    const Stream& stream = (*opened)[i];
+    if (files) {
+      streams.push_back(StreamState{stream, StreamSender(stream, *files)});
+      continue;
+    }
     // -n is the total: the first streams carry the remainder.
-    state.budget = options.bytes / options.streams + (i < options.bytes % options.streams ? 1 : 0);
-    streams.push_back(state);
+    const std::uint64_t budget =
+        options.bytes / options.streams + (i < options.bytes % options.streams ? 1 : 0);
+    streams.push_back(StreamState{stream, StreamSender(stream, budget, timed)});
   }
 
-  const bool timed = options.bytes == 0;
   const double cpu_start = process_cpu_seconds();
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
@@ -201,52 +231,59 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   report.id = 1;
   report.peer = peer->to_string();
   report.congestion = to_string(options.congestion);
-  report.streams = options.streams;
+  report.streams = stream_count;
 
   std::uint64_t total = 0;
   std::string failure;
+  bool local_failure = false;
+  bool stopping = false;
+  std::optional<Clock::time_point> verdict_deadline;
   int idle_passes = 0;
   for (;;) {
     const Clock::time_point now = Clock::now();
     intervals.poll(now, total, connection, report.rtt);
-    if (stop.load(std::memory_order_relaxed) || (timed && now >= deadline)) break;
-    bool all_done = true;
+    if (!stopping && (stop.load(std::memory_order_relaxed) || (timed && now >= deadline))) {
+      // Every stream still ends its unit with a trailer, so the receiver can verify.
+      stopping = true;
+      for (StreamState& s : streams) s.sender.stop();
+    }
+    bool all_sent = true;
     bool progressed = false;
     for (StreamState& s : streams) {
-      if (!timed && s.budget == 0) continue;
-      all_done = false;
-      const std::size_t size =
-          timed ? options.message_size
-                : static_cast<std::size_t>(std::min<std::uint64_t>(options.message_size, s.budget));
-      SendStatus why = SendStatus::accepted;
-      const std::span<std::byte> room = s.stream.claim(size, &why);
-      if (room.empty()) {
-        if (why == SendStatus::back_pressured) continue;
-        if (why == SendStatus::closed) {
-          failure = "the connection ended: ";
-          failure += describe(connection.close_reason());
-        } else {
-          failure = "stream ";
-          failure += std::to_string(s.stream.id());
-          failure += ": ";
-          failure += to_string(why);
-        }
+      s.sender.collect_verdicts();
+      if (s.sender.sending_done()) continue;
+      all_sent = false;
+      const auto step = s.sender.step(options.message_size);
+      if (!step) {
+        failure = describe(step.error(), s.stream, connection);
+        local_failure = !step.error().local_error.empty();
         break;
       }
-      fill_pattern(s.stream.id(), s.offset, room);
-      const SendStatus committed = s.stream.commit(size);
-      if (committed != SendStatus::accepted) {
-        failure = "commit: ";
-        failure += to_string(committed);
-        break;
-      }
-      s.offset += size;
-      if (!timed) s.budget -= size;
-      ++s.messages;
-      total += size;
-      progressed = true;
+      total += step->bytes;
+      progressed = progressed || step->progressed;
     }
-    if (!failure.empty() || all_done) break;
+    if (!failure.empty()) break;
+    if (all_sent) {
+      // Everything is queued; the verdicts come once the receiver has it all.
+      const auto seen = connection.events();
+      bool all_verdicts = true;
+      for (StreamState& s : streams) {
+        s.sender.collect_verdicts();
+        all_verdicts = all_verdicts && s.sender.verdicts_done();
+      }
+      if (all_verdicts) break;
+      if (connection.status() == ConnectionStatus::closed) {
+        failure = "the connection ended: " + describe(connection.close_reason());
+        break;
+      }
+      if (!verdict_deadline) verdict_deadline = now + kCloseTimeout;
+      if (now > *verdict_deadline) {
+        failure = "the receiver did not confirm every stream within 60 s";
+        break;
+      }
+      connection.wait(seen, 10ms);
+      continue;
+    }
     if (progressed) {
       idle_passes = 0;
     } else if (++idle_passes < 64) {
@@ -257,6 +294,10 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     }
   }
 
+  if (local_failure) {
+    // The receiver must not take a half-sent file for a whole one.
+    connection.abort();
+  }
   // Finish, then close: close() returns at once; status() turns closed once every byte
   // was acknowledged.
   for (StreamState& s : streams) s.stream.finish();
@@ -274,11 +315,29 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   report.cpu_seconds = process_cpu_seconds() - cpu_start;
   report.cpu_hz = cpu_clock_hz();
   report.bytes = total;
-  for (const StreamState& s : streams) report.messages += s.messages;
+  ContentDigest digest;
+  std::uint64_t units = 0;
+  std::uint64_t verified_units = 0;
+  std::vector<std::string> unit_failures;
+  for (const StreamState& s : streams) {
+    report.messages += s.sender.messages();
+    report.files += s.sender.files();
+    report.verification_errors += s.sender.failed_units();
+    units += s.sender.units();
+    verified_units += s.sender.verified_units();
+    s.sender.add_digests(digest);
+    unit_failures.insert(unit_failures.end(), s.sender.failures().begin(),
+                         s.sender.failures().end());
+  }
+  report.verified = units != 0 && verified_units == units && report.verification_errors == 0;
+  report.xxh3_128 = digest.hex();
   report.take_stats(connection.stats());
   const auto reason = connection.close_reason();
   const bool closed_cleanly = connection.status() == ConnectionStatus::closed && reason &&
                               reason->error_code == 0 && !reason->idle_timeout;
+  bool files_cut_short = files && files->closed_with_files_left();
+  for (const StreamState& s : streams) files_cut_short = files_cut_short || s.sender.cut_short();
+  if (failure.empty() && files_cut_short) failure = "interrupted before every file was sent";
   report.complete = failure.empty() && closed_cleanly;
   if (!failure.empty()) {
     report.close_reason = failure;
@@ -298,6 +357,15 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   if (!report.complete) {
     std::fprintf(stderr, "dwcp-send: transfer to %s failed: %s\n", report.peer.c_str(),
                  report.close_reason.c_str());
+    return local_failure ? kExitLocalFile : kExitTransfer;
+  }
+  if (!report.verified) {
+    std::string why = unit_failures.empty() ? "not every stream was confirmed" : unit_failures[0];
+    if (unit_failures.size() > 1) {
+      why += " (and " + std::to_string(unit_failures.size() - 1) + " more)";
+    }
+    std::fprintf(stderr, "dwcp-send: transfer to %s not verified: %s\n", report.peer.c_str(),
+                 why.c_str());
     return kExitTransfer;
   }
   return kExitOk;

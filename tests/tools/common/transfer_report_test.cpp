@@ -2,8 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <limits>
 
+#include "tools/common/content_digest.h"
 #include "tools/common/json_writer.h"
 
 using namespace dwcp::tools;
@@ -52,6 +54,12 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
                             "messages",
                             "bits_per_second",
                             "verification_errors",
+                            "files",
+                            "files_written",
+                            "verified",
+                            "xxh3_128",
+                            "rejected_paths",
+                            "malformed_frames",
                             "retransmitted_bytes",
                             "packets_lost",
                             "spurious_losses",
@@ -79,4 +87,53 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
   s.end = 1.0;
   s.bytes = 125'000'000;
   CHECK(format_interval(s).find("1.00 Gbit/s") != std::string::npos);
+}
+
+TEST_CASE("the summary gains a files line only when files moved or frames were refused") {
+  TransferReport r;
+  r.role = "receiver";
+  r.complete = true;
+  r.verified = true;
+  const std::string pattern = format_summary(r);
+  CHECK(std::count(pattern.begin(), pattern.end(), '\n') == 2);
+  r.files = 3;
+  r.files_written = 2;
+  r.xxh3_128 = "0123456789abcdef0123456789abcdef";
+  const std::string files = format_summary(r);
+  CHECK(std::count(files.begin(), files.end(), '\n') == 3);
+  CHECK(files.find("files 3 (2 written)") != std::string::npos);
+  CHECK(files.find("xxh3-128 0123456789abcdef0123456789abcdef, verified") != std::string::npos);
+  r.role = "sender";
+  CHECK(format_summary(r).find("files 3, rejected") != std::string::npos);
+  r.files = 0;
+  r.xxh3_128.clear();
+  r.verified = false;
+  r.rejected_paths = 1;
+  const std::string refused = format_summary(r);
+  CHECK(refused.find("rejected paths 1") != std::string::npos);
+  CHECK(refused.find("NOT VERIFIED") != std::string::npos);
+  CHECK(format_json(r).find("\"verified\":false") != std::string::npos);
+}
+
+TEST_CASE("one file's digest is its own hash; several hash their sorted list") {
+  ContentDigest none;
+  CHECK(none.hex().empty());
+  const dwcp::simd::Hash128 a = dwcp::simd::xxh3_128(dwcp::simd::as_bytes("a"));
+  const dwcp::simd::Hash128 b = dwcp::simd::xxh3_128(dwcp::simd::as_bytes("b"));
+  ContentDigest one;
+  one.add("x/a", a);
+  CHECK(one.hex() == a.to_hex());
+  ContentDigest forward;
+  forward.add("x/a", a);
+  forward.add("x/b", b);
+  ContentDigest backward;
+  backward.add("x/b", b);
+  backward.add("x/a", a);
+  CHECK(forward.hex() == backward.hex());
+  const std::string list = a.to_hex() + "  x/a\n" + b.to_hex() + "  x/b\n";
+  CHECK(forward.hex() == dwcp::simd::xxh3_128(dwcp::simd::as_bytes(list)).to_hex());
+  ContentDigest swapped;  // the same hashes under each other's names
+  swapped.add("x/a", b);
+  swapped.add("x/b", a);
+  CHECK(swapped.hex() != forward.hex());
 }

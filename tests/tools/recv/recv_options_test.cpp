@@ -58,3 +58,15 @@ TEST_CASE("bad command lines name the option and the problem") {
   CHECK(error_of({"--one-off=1"}) == "--one-off: takes no value");
   CHECK(error_of({"stray"}).starts_with("stray: unexpected argument"));
 }
+
+TEST_CASE("--output and --stdout say where files go, one or the other") {
+  const auto none = parse({});
+  CHECK(none->output.empty());
+  CHECK_FALSE(none->to_stdout);
+  CHECK(parse({"-o", "/srv/in"})->output == "/srv/in");
+  CHECK(parse({"--output=in"})->output == "in");
+  CHECK(parse({"--stdout", "--one-off"})->to_stdout);
+  CHECK(error_of({"-o", ""}) == "-o: empty directory");
+  CHECK(error_of({"--stdout", "-o", "x"}) == "--stdout: cannot be combined with --output");
+  CHECK(error_of({"--stdout=1"}) == "--stdout: takes no value");
+}

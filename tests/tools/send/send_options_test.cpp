@@ -93,3 +93,14 @@ TEST_CASE("bad command lines name the option and the problem") {
   CHECK(error_of({"-c", "h", "--json=yes"}) == "--json: takes no value");
   CHECK(error_of({"-c", "h", "extra"}).starts_with("extra: unexpected argument"));
 }
+
+TEST_CASE("-F takes a file, a directory or stdin, and refuses -t and -n") {
+  CHECK(parse({"-c", "h"})->file.empty());
+  CHECK(parse({"-c", "h", "-F", "/data/x.bin"})->file == "/data/x.bin");
+  CHECK(parse({"-c", "h", "--file=dir", "-P", "4"})->file == "dir");
+  CHECK(parse({"-c", "h", "-F", "-"})->file == "-");
+  CHECK(error_of({"-c", "h", "-F", "x", "-t", "5"}) == "-F: cannot be combined with -t");
+  CHECK(error_of({"-c", "h", "-n", "1M", "-F", "x"}) == "-F: cannot be combined with -n");
+  CHECK(error_of({"-c", "h", "-F", ""}) == "-F: empty path (- reads stdin)");
+  CHECK(error_of({"-c", "h", "-F"}) == "-F: needs a value");
+}

@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
 """dwcp-send and dwcp-recv as a user runs them, over 127.0.0.1 (docs/tools.md).
 
-    send_recv_test.py DWCP_SEND DWCP_RECV cli-errors|loopback|many-clients|interrupt
+    send_recv_test.py DWCP_SEND DWCP_RECV SCENARIO
+
+SCENARIO: cli-errors, loopback, many-clients, interrupt, files, stdin-stdout, hostile-path.
 
 Every process runs under a timeout and is killed if the check fails, so nothing is left
 running; exit 0 on success, 1 with the reason on stderr otherwise.
 """
+import filecmp
 import json
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 SEND, RECV = sys.argv[1], sys.argv[2]
@@ -18,7 +25,8 @@ TIMEOUT = 20  # seconds, for every process
 
 FIELDS = [
     "role", "id", "peer", "congestion", "streams", "seconds", "bytes", "messages",
-    "bits_per_second", "verification_errors", "retransmitted_bytes", "packets_lost",
+    "bits_per_second", "verification_errors", "files", "files_written", "verified", "xxh3_128",
+    "rejected_paths", "malformed_frames", "retransmitted_bytes", "packets_lost",
     "spurious_losses", "packets_sent", "packets_received", "rtt_min_us", "rtt_avg_us",
     "rtt_max_us", "cwnd_bytes", "cpu_seconds", "cpu_percent", "cpu_seconds_per_gb",
     "cpu_cycles_per_byte", "complete", "close_reason",
@@ -98,6 +106,9 @@ def check_transfer(report, size, streams):
         fail(f"{report['role']} {report['id']}: {report['streams']} streams, expected {streams}")
     if report["bits_per_second"] <= 0 or report["seconds"] <= 0:
         fail(f"{report['role']} {report['id']}: no rate: {report}")
+    # The pattern: verified stream by stream (the sender by the receiver's verdicts), no files.
+    if not report["verified"] or report["files"] != 0 or report["xxh3_128"] != "":
+        fail(f"{report['role']} {report['id']}: pattern not verified, or files: {report}")
 
 
 def cli_errors():
@@ -109,6 +120,19 @@ def cli_errors():
     run([SEND, "-c", "no-such-host.invalid"], 3, "cannot resolve host 'no-such-host.invalid'")
     run([RECV, "--bogus"], 2, "--bogus: unknown option")
     run([RECV, "-B", "192.0.2.1"], 3, "cannot listen on 192.0.2.1:5301")
+    # Files: the command line, then the local file system, before any traffic.
+    run([SEND, "-c", "127.0.0.1", "-F", "x", "-t", "1"], 2, "-F: cannot be combined with -t")
+    run([SEND, "-c", "127.0.0.1", "-F", "x", "-n", "1M"], 2, "-F: cannot be combined with -n")
+    run([RECV, "--stdout", "-o", "x"], 2, "--stdout: cannot be combined with --output")
+    with tempfile.TemporaryDirectory(prefix="dwcp-cli-") as scratch:
+        missing = os.path.join(scratch, "no-such-file")
+        run([SEND, "-c", "127.0.0.1", "-F", missing], 6, f"cannot read '{missing}'", within=2)
+        run([SEND, "-c", "127.0.0.1", "-F", scratch], 6, "no regular files", within=2)
+        blocker = os.path.join(scratch, "plain")
+        with open(blocker, "w", encoding="ascii") as f:
+            f.write("x")
+        run([RECV, "-B", "127.0.0.1", "-p", "0", "-o", os.path.join(blocker, "out")], 6,
+            "cannot create", within=2)
     # Nothing listening: the handshake gets no answer; bounded by --connect-timeout.
     receiver = Receiver("--one-off")
     port = receiver.port
@@ -226,5 +250,188 @@ def interrupt():
           f"{report['bytes']} bytes; dwcp-send failed with exit 5")
 
 
+def write_random(path, size):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(os.urandom(size))
+
+
+def send_files(args, receiver_args, expect_send=0, expect_recv=0, stdin=None):
+    """One dwcp-send against a --one-off dwcp-recv; both JSON summaries."""
+    receiver = Receiver("--one-off", *receiver_args)
+    try:
+        sent = subprocess.run(
+            [SEND, "-c", "127.0.0.1", "-p", receiver.port, "--json", *args], input=stdin,
+            capture_output=True, timeout=TIMEOUT, check=False)
+    finally:
+        code, out, err = receiver.finish()
+    if sent.returncode != expect_send:
+        fail(f"dwcp-send exit {sent.returncode}, expected {expect_send}: {sent.stderr!r}")
+    if code != expect_recv:
+        fail(f"dwcp-recv exit {code}, expected {expect_recv}: {err}")
+    [send_report] = summaries(sent.stdout.decode(), "sender")
+    [recv_report] = summaries(out, "receiver")
+    return send_report, recv_report, sent.stderr.decode(), err
+
+
+def xxh128sum(data):
+    """xxh128sum's hash of `data`, or None when the tool is not installed."""
+    tool = shutil.which("xxh128sum")
+    if not tool:
+        return None
+    done = subprocess.run([tool, "-"], input=data, capture_output=True, timeout=TIMEOUT,
+                          check=True)
+    return done.stdout.split()[0].decode()
+
+
+def check_verified(report, files, size):
+    if not report["verified"] or not report["complete"] or report["verification_errors"]:
+        fail(f"{report['role']}: not verified: {report}")
+    if report["files"] != files or report["bytes"] != size:
+        fail(f"{report['role']}: {report['files']} files, {report['bytes']} bytes; "
+             f"expected {files}, {size}")
+    if report["rejected_paths"] or report["malformed_frames"]:
+        fail(f"{report['role']}: refused frames: {report}")
+    if not re.fullmatch(r"[0-9a-f]{32}", report["xxh3_128"]):
+        fail(f"{report['role']}: xxh3_128 {report['xxh3_128']!r}")
+
+
+def compare_trees(source, copy):
+    """Same files, same bytes, nothing else (no temporary files left behind)."""
+    def listing(root):
+        found = set()
+        for directory, _, names in os.walk(root):
+            for name in names:
+                found.add(os.path.relpath(os.path.join(directory, name), root))
+        return found
+    want, got = listing(source), listing(copy)
+    if want != got:
+        fail(f"received files differ: missing {sorted(want - got)}, extra {sorted(got - want)}")
+    for name in want:
+        if not filecmp.cmp(os.path.join(source, name), os.path.join(copy, name), shallow=False):
+            fail(f"{name}: received content differs")
+
+
+def files():
+    with tempfile.TemporaryDirectory(prefix="dwcp-files-") as scratch:
+        # One file of random bytes.
+        single = os.path.join(scratch, "src", "random.bin")
+        write_random(single, 3 << 20)
+        out = os.path.join(scratch, "out1")
+        send_report, recv_report, _, _ = send_files(["-F", single], ["-o", out])
+        check_verified(send_report, 1, 3 << 20)
+        check_verified(recv_report, 1, 3 << 20)
+        if recv_report["files_written"] != 1:
+            fail(f"files_written {recv_report['files_written']}")
+        compare_trees(os.path.dirname(single), out)
+        with open(single, "rb") as f:
+            expected = xxh128sum(f.read())
+        for report in (send_report, recv_report):
+            if expected and report["xxh3_128"] != expected:
+                fail(f"{report['role']} xxh3_128 {report['xxh3_128']}, xxh128sum says {expected}")
+        print(f"ok  3 MiB file byte-exact, xxh3_128 {recv_report['xxh3_128']}"
+              f"{' = xxh128sum' if expected else ''}")
+
+        # A tree: nested directories, an empty file, files larger than the 16 KiB messages,
+        # spread over 3 streams.
+        tree = os.path.join(scratch, "tree")
+        layout = {"top.bin": 1 << 20, "a/small.txt": 10, "a/empty": 0,
+                  "a/b/c/deep.bin": 100_000, "a/b/other.bin": 40_000, "z/last": 1}
+        for name, size in layout.items():
+            write_random(os.path.join(tree, name), size)
+        out = os.path.join(scratch, "out2")
+        send_report, recv_report, _, _ = send_files(
+            ["-F", tree, "-P", "3", "-l", "16K"], ["-o", out])
+        total = sum(layout.values())
+        check_verified(send_report, len(layout), total)
+        check_verified(recv_report, len(layout), total)
+        if send_report["streams"] != 3 or recv_report["files_written"] != len(layout):
+            fail(f"streams {send_report['streams']}, written {recv_report['files_written']}")
+        if send_report["xxh3_128"] != recv_report["xxh3_128"]:
+            fail(f"digests differ: {send_report['xxh3_128']} {recv_report['xxh3_128']}")
+        compare_trees(tree, os.path.join(out, "tree"))
+        # The documented digest of several files: the sorted "HEX  PATH" lines, hashed.
+        if shutil.which("xxh128sum"):
+            lines = []
+            for name in sorted(layout, key=lambda n: ("tree/" + n).encode()):
+                with open(os.path.join(tree, name), "rb") as f:
+                    lines.append(f"{xxh128sum(f.read())}  tree/{name}\n")
+            expected = xxh128sum("".join(lines).encode())
+            if recv_report["xxh3_128"] != expected:
+                fail(f"tree digest {recv_report['xxh3_128']}, expected {expected}")
+        print(f"ok  tree of {len(layout)} files on 3 streams byte-exact, "
+              f"digest {recv_report['xxh3_128']}")
+
+
+def stdin_stdout():
+    """dwcp-send -F - | ... | dwcp-recv --stdout: stdout carries the bytes and nothing else."""
+    data = os.urandom((2 << 20) + 12345)
+    sender = None
+    receiver = subprocess.Popen(
+        [RECV, "-B", "127.0.0.1", "-p", "0", "--one-off", "--stdout", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = receiver.stderr.readline().decode()
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if not match:
+            fail(f"dwcp-recv did not say where it listens: {line!r}")
+        sender = subprocess.Popen(
+            [SEND, "-c", "127.0.0.1", "-p", match.group(1), "-F", "-", "-i", "0.2"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Both pipes flow at once: dwcp-recv blocks on a full stdout, and then (by flow
+        # control) dwcp-send, as in a real pipeline.
+        sent = {}
+        feeder = threading.Thread(target=lambda: sent.update(
+            zip(("stdout", "stderr"), sender.communicate(data, timeout=TIMEOUT))))
+        feeder.start()
+        out, err = receiver.communicate(timeout=TIMEOUT)
+        feeder.join(TIMEOUT)
+    finally:
+        for proc in (receiver, sender):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    if sender.returncode != 0 or receiver.returncode != 0 or "stdout" not in sent:
+        fail(f"exit {sender.returncode}/{receiver.returncode}: {sent} {err!r}")
+    if out != data:
+        fail(f"stdout carried {len(out)} bytes, not the {len(data)} sent (or other bytes)")
+    [report] = summaries(err.decode().strip(), "receiver")
+    check_verified(report, 1, len(data))
+    if report["files_written"] != 1:
+        fail(f"files_written {report['files_written']}")
+    text = sent["stdout"].decode()
+    if "verified" not in text or "NOT VERIFIED" in text:
+        fail(f"the sender's summary does not say verified: {text}")
+    print(f"ok  {len(data)} bytes stdin -> stdout byte-exact, reports on stderr, verified")
+
+
+def hostile_path():
+    """A symlink planted in the output directory does not lead writes out of it."""
+    with tempfile.TemporaryDirectory(prefix="dwcp-hostile-") as scratch:
+        tree = os.path.join(scratch, "tree")
+        write_random(os.path.join(tree, "a.bin"), 1000)
+        write_random(os.path.join(tree, "sub", "b.bin"), 1000)
+        out = os.path.join(scratch, "out")
+        outside = os.path.join(scratch, "outside")
+        os.makedirs(out)
+        os.makedirs(outside)
+        os.symlink(outside, os.path.join(out, "tree"))
+        send_report, recv_report, send_err, _ = send_files(
+            ["-F", tree], ["-o", out], expect_send=5, expect_recv=5)
+        if os.listdir(outside):
+            fail(f"written through the symlink: {os.listdir(outside)}")
+        if recv_report["rejected_paths"] != 2 or recv_report["files_written"] != 0:
+            fail(f"expected 2 rejected paths, nothing written: {recv_report}")
+        if recv_report["verified"] or send_report["verified"]:
+            fail("a transfer with rejected paths was reported verified")
+        if send_report["verification_errors"] != 2:
+            fail(f"the sender counted {send_report['verification_errors']} failed files")
+        lines = send_err.splitlines()
+        if len(lines) != 1 or "not verified" not in lines[0] or "path rejected" not in lines[0]:
+            fail(f"expected one line naming the rejected path: {send_err!r}")
+        print(f"ok  symlinked output refused: 2 rejected paths; {lines[0]}")
+
+
 {"cli-errors": cli_errors, "loopback": loopback, "many-clients": many_clients,
- "interrupt": interrupt}[sys.argv[3]]()
+ "interrupt": interrupt, "files": files, "stdin-stdout": stdin_stdout,
+ "hostile-path": hostile_path}[sys.argv[3]]()

@@ -1,0 +1,246 @@
+#include "tools/common/stream_header.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace dwcp::tools;
+using dwcp::simd::Hash128;
+using Bytes = std::vector<std::byte>;
+
+namespace {
+
+Bytes encode(const StreamHeader& header) {
+  Bytes out(encoded_size(header));
+  const auto written = encode_header(out, header);
+  REQUIRE(written.has_value());
+  CHECK(*written == out.size());
+  return out;
+}
+
+Bytes encode(const StreamTrailer& trailer) {
+  Bytes out(kTrailerSize);
+  REQUIRE(encode_trailer(out, trailer).value_or(0) == kTrailerSize);
+  return out;
+}
+
+Bytes encode(const StreamVerdict& verdict) {
+  Bytes out(kVerdictSize);
+  REQUIRE(encode_verdict(out, verdict).value_or(0) == kVerdictSize);
+  return out;
+}
+
+StreamHeader file_header(std::string path) {
+  StreamHeader header;
+  header.kind = ContentKind::file;
+  header.size = 123456789012ULL;
+  header.mode = 0644;
+  header.path = std::move(path);
+  return header;
+}
+
+// Every strict prefix of a frame is refused: the decoders never read past their input.
+template <typename Decode>
+void check_prefixes_refused(const Bytes& frame, Decode decode) {
+  for (std::size_t length = 0; length < frame.size(); ++length) {
+    CAPTURE(length);
+    const auto result = decode(std::span<const std::byte>(frame.data(), length));
+    CHECK_FALSE(result.has_value());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("headers of every kind survive a round trip") {
+  StreamHeader pattern;
+  StreamHeader sized_pattern;
+  sized_pattern.size = 64 << 20;
+  StreamHeader stdin_header;
+  stdin_header.kind = ContentKind::stdin_data;
+  StreamHeader empty_file = file_header("dir/sub/empty");
+  empty_file.size = 0;
+  empty_file.mode = 0;
+  for (const StreamHeader& header : {pattern, sized_pattern, stdin_header, file_header("a"),
+                                     empty_file, file_header(std::string(kMaxPathLength, 'x'))}) {
+    const Bytes frame = encode(header);
+    CHECK(frame_type(frame) == FrameType::header);
+    const auto decoded = decode_header(frame);
+    REQUIRE(decoded.has_value());
+    CHECK(*decoded == header);
+  }
+}
+
+TEST_CASE("the header's wire layout is fixed") {
+  const Bytes frame = encode(file_header("ab"));
+  const Bytes expected = {std::byte{1},    std::byte{1},
+                          std::byte{1},    std::byte{1},  // type, version, kind, flags
+                          std::byte{0},    std::byte{0},
+                          std::byte{0},    std::byte{0x1c},  // size, big-endian
+                          std::byte{0xbe}, std::byte{0x99},
+                          std::byte{0x1a}, std::byte{0x14},  //
+                          std::byte{0},    std::byte{0},
+                          std::byte{0x01}, std::byte{0xa4},  // mode 0644
+                          std::byte{0},    std::byte{2},
+                          std::byte{'a'},  std::byte{'b'}};  // path
+  CHECK(frame == expected);
+}
+
+TEST_CASE("truncated frames are refused") {
+  check_prefixes_refused(encode(file_header("some/file.bin")),
+                         [](auto bytes) { return decode_header(bytes); });
+  StreamTrailer trailer;
+  trailer.bytes = 99;
+  trailer.hash = Hash128{1, 2};
+  check_prefixes_refused(encode(trailer), [](auto bytes) { return decode_trailer(bytes); });
+  check_prefixes_refused(encode(StreamVerdict{}), [](auto bytes) { return decode_verdict(bytes); });
+}
+
+TEST_CASE("bytes after the last field are refused") {
+  Bytes header = encode(file_header("f"));
+  header.push_back(std::byte{0});
+  CHECK(decode_header(header).error() == FrameError::bad_length);
+  StreamTrailer trailer;
+  Bytes trailer_frame = encode(trailer);
+  trailer_frame.push_back(std::byte{0});
+  CHECK(decode_trailer(trailer_frame).error() == FrameError::bad_length);
+  Bytes verdict = encode(StreamVerdict{});
+  verdict.push_back(std::byte{0});
+  CHECK(decode_verdict(verdict).error() == FrameError::bad_length);
+}
+
+TEST_CASE("malformed header fields are refused, each with its reason") {
+  const Bytes good = encode(file_header("ab"));
+  auto with = [&](std::size_t at, std::uint8_t value) {
+    Bytes frame = good;
+    frame[at] = std::byte{value};
+    return decode_header(frame);
+  };
+  CHECK(with(0, 0).error() == FrameError::bad_type);
+  CHECK(with(0, 9).error() == FrameError::bad_type);
+  CHECK(with(0, 2).error() == FrameError::bad_type);  // a data frame is no header
+  CHECK(with(1, 2).error() == FrameError::bad_version);
+  CHECK(with(2, 3).error() == FrameError::bad_kind);
+  CHECK(with(3, 0x03).error() == FrameError::bad_flags);
+  CHECK(with(3, 0).error() == FrameError::bad_flags);     // a file without its size
+  CHECK(with(14, 0x10).error() == FrameError::bad_mode);  // mode 010644
+  CHECK(with(17, 3).error() == FrameError::bad_length);   // the path runs past the end
+  CHECK(with(17, 1).error() == FrameError::bad_length);   // a byte left over
+  CHECK(with(2, 0).error() == FrameError::bad_path);      // a pattern has no path
+  CHECK(with(2, 2).error() == FrameError::bad_path);      // nor does stdin
+
+  // An unknown size travels as 0.
+  StreamHeader stdin_header;
+  stdin_header.kind = ContentKind::stdin_data;
+  Bytes frame = encode(stdin_header);
+  frame[11] = std::byte{1};
+  CHECK(decode_header(frame).error() == FrameError::bad_flags);
+  CHECK(frame_type(Bytes{}).error() == FrameError::empty);
+}
+
+TEST_CASE("the encoder refuses what the decoder would refuse, and short buffers") {
+  Bytes out(1 << 13);
+  CHECK(encode_header(out, file_header("")).error() == FrameError::bad_path);
+  CHECK(encode_header(out, file_header(std::string(kMaxPathLength + 1, 'x'))).error() ==
+        FrameError::bad_path);
+  StreamHeader bad_mode = file_header("f");
+  bad_mode.mode = 010000;
+  CHECK(encode_header(out, bad_mode).error() == FrameError::bad_mode);
+  StreamHeader unsized = file_header("f");
+  unsized.size.reset();
+  CHECK(encode_header(out, unsized).error() == FrameError::bad_flags);
+  StreamHeader pattern_with_path;
+  pattern_with_path.path = "x";
+  CHECK(encode_header(out, pattern_with_path).error() == FrameError::bad_path);
+  const StreamHeader header = file_header("name");
+  Bytes small(encoded_size(header) - 1);
+  CHECK(encode_header(small, header).error() == FrameError::no_space);
+  Bytes tiny(kTrailerSize - 1);
+  CHECK(encode_trailer(tiny, StreamTrailer{}).error() == FrameError::no_space);
+  CHECK(encode_verdict(tiny, StreamVerdict{}).error() == FrameError::no_space);
+}
+
+TEST_CASE("trailers carry the count and the hash in canonical order") {
+  StreamTrailer trailer;
+  trailer.bytes = 5;
+  trailer.hash = Hash128{0x1111111111111111ULL, 0x2222222222222222ULL};
+  const Bytes frame = encode(trailer);
+  CHECK(frame[0] == std::byte{3});
+  CHECK(frame[1] == std::byte{1});
+  CHECK(frame[9] == std::byte{5});
+  CHECK(frame[10] == std::byte{0x22});  // high half first, as xxhsum prints it
+  CHECK(frame[18] == std::byte{0x11});
+  CHECK(decode_trailer(frame) == trailer);
+
+  StreamTrailer pattern;  // no hash
+  pattern.bytes = 1ULL << 40;
+  CHECK(decode_trailer(encode(pattern)) == pattern);
+  Bytes bad = encode(pattern);
+  bad[20] = std::byte{1};  // a hash behind a flag that says there is none
+  CHECK(decode_trailer(bad).error() == FrameError::bad_flags);
+  bad = encode(pattern);
+  bad[1] = std::byte{2};
+  CHECK(decode_trailer(bad).error() == FrameError::bad_flags);
+  CHECK(decode_trailer(encode(StreamVerdict{})).error() == FrameError::bad_type);
+}
+
+TEST_CASE("verdicts survive a round trip; unknown codes are refused") {
+  for (std::uint8_t code = 0; code <= static_cast<std::uint8_t>(Verdict::refused); ++code) {
+    StreamVerdict verdict;
+    verdict.result = static_cast<Verdict>(code);
+    verdict.bytes = 1000 + code;
+    verdict.hash = Hash128{code, ~std::uint64_t{code}};
+    CHECK(decode_verdict(encode(verdict)) == verdict);
+    CHECK_FALSE(to_string(verdict.result).empty());
+  }
+  Bytes bad = encode(StreamVerdict{});
+  bad[1] = std::byte{8};
+  CHECK(decode_verdict(bad).error() == FrameError::bad_verdict);
+}
+
+TEST_CASE("data frames: the content follows the type byte") {
+  const Bytes frame = {std::byte{2}, std::byte{'x'}, std::byte{'y'}};
+  REQUIRE(frame_type(frame) == FrameType::data);
+  CHECK(data_content(frame).size() == 2);
+  CHECK(data_content(frame)[0] == std::byte{'x'});
+}
+
+TEST_CASE("every byte of a hostile header decodes or fails cleanly") {
+  // One byte at a time through all 256 values: the decoder answers, never crashes, and
+  // what it accepts re-encodes to the same bytes.
+  const Bytes good = encode(file_header("dir/f"));
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    for (int value = 0; value < 256; ++value) {
+      Bytes frame = good;
+      frame[at] = static_cast<std::byte>(value);
+      const auto decoded = decode_header(frame);
+      if (decoded) CHECK(encode(*decoded) == frame);
+    }
+  }
+}
+
+TEST_CASE("paths from the network: only plain relative names pass") {
+  for (const char* ok : {"a", "a/b/c.txt", ".hidden", "..dots", "a/...", "x y/ü", "a\\b"}) {
+    CAPTURE(ok);
+    CHECK_FALSE(check_relative_path(ok).has_value());
+  }
+  CHECK(check_relative_path("") == PathError::empty);
+  CHECK(check_relative_path("/etc/passwd") == PathError::absolute);
+  CHECK(check_relative_path("/") == PathError::absolute);
+  CHECK(check_relative_path("a//b") == PathError::empty_component);
+  CHECK(check_relative_path("a/") == PathError::empty_component);
+  CHECK(check_relative_path("..") == PathError::dot_component);
+  CHECK(check_relative_path("../x") == PathError::dot_component);
+  CHECK(check_relative_path("a/../../x") == PathError::dot_component);
+  CHECK(check_relative_path("a/..") == PathError::dot_component);
+  CHECK(check_relative_path("./a") == PathError::dot_component);
+  CHECK(check_relative_path("a/./b") == PathError::dot_component);
+  CHECK(check_relative_path(std::string_view("a\0b", 3)) == PathError::nul_byte);
+  CHECK(check_relative_path(std::string(kMaxNameLength, 'n')) == std::nullopt);
+  CHECK(check_relative_path(std::string(kMaxNameLength + 1, 'n')) == PathError::too_long);
+  CHECK(check_relative_path(std::string(kMaxPathLength + 1, 'n')) == PathError::too_long);
+  std::string deep;
+  while (deep.size() + 2 <= kMaxPathLength) deep += "d/";
+  deep += "f";
+  CHECK_FALSE(check_relative_path(deep).has_value());
+}

@@ -1,0 +1,141 @@
+// The framing dwcp-send and dwcp-recv put on every stream (docs/tools.md, "Stream framing"):
+// each message starts with a one-byte frame type. A stream carries one or more units, each
+//
+//   header  (what follows: the test pattern, a file with its relative path, or stdin)
+//   data*   (the content, in messages of any size)
+//   trailer (the content's byte count and, for files and stdin, its XXH3-128)
+//
+// and the receiver answers every unit, on the same stream and in the same order, with a
+// verdict (verified, or what went wrong). Integers are big-endian. Everything decoded here
+// arrives from the network: the decoders check every length and field and never read past
+// their span; paths are checked separately (check_relative_path) because a well-formed
+// header may still name a path the receiver must refuse.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "simd/checksum.h"
+
+namespace dwcp::tools {
+
+enum class FrameType : std::uint8_t { header = 1, data = 2, trailer = 3, verdict = 4 };
+
+enum class ContentKind : std::uint8_t { pattern = 0, file = 1, stdin_data = 2 };
+
+std::string_view to_string(ContentKind kind) noexcept;
+
+enum class FrameError : std::uint8_t {
+  no_space,     // encode: the output span is too small
+  empty,        // a message without even the type byte
+  bad_type,     // an unknown frame type, or not the type the decoder takes
+  bad_version,  // a header of a framing version this build does not speak
+  bad_length,   // truncated, or bytes left over after the last field
+  bad_kind,     // an unknown content kind
+  bad_flags,    // flag bits this version does not define, or contradicting the fields
+  bad_mode,     // file mode bits beyond 07777
+  bad_path,     // a path where none belongs, none where one must be, or too long
+  bad_verdict,  // an unknown verdict code
+};
+
+std::string_view to_string(FrameError error) noexcept;
+
+inline constexpr std::uint8_t kFramingVersion = 1;
+// The longest relative path a header carries: Linux's PATH_MAX less the terminating NUL.
+inline constexpr std::size_t kMaxPathLength = 4095;
+// The longest path component: Linux's NAME_MAX.
+inline constexpr std::size_t kMaxNameLength = 255;
+// The type byte in front of every data message: a message of N content bytes is N + 1.
+inline constexpr std::size_t kDataOverhead = 1;
+
+struct StreamHeader {
+  ContentKind kind = ContentKind::pattern;
+  std::optional<std::uint64_t> size;  // content bytes, when known in advance (not for stdin)
+  std::uint32_t mode = 0;             // permission bits (07777 at most); 0 for pattern/stdin
+  std::string path;                   // relative, '/'-separated; files only, empty otherwise
+
+  friend bool operator==(const StreamHeader&, const StreamHeader&) = default;
+};
+
+struct StreamTrailer {
+  std::uint64_t bytes = 0;            // content bytes the unit carried
+  std::optional<simd::Hash128> hash;  // XXH3-128 of them; absent for the pattern
+
+  friend bool operator==(const StreamTrailer&, const StreamTrailer&) = default;
+};
+
+enum class Verdict : std::uint8_t {
+  verified = 0,
+  hash_mismatch = 1,     // the content's XXH3-128 differs from the trailer's
+  size_mismatch = 2,     // fewer or more bytes than the trailer or the header said
+  pattern_mismatch = 3,  // test-pattern bytes that did not match
+  rejected_path = 4,     // the path is absolute, has '..' or empty components, or leads
+                         // through a symlink: nothing was written
+  write_failed = 5,      // the receiver could not store the file (disk full, permissions)
+  malformed = 6,         // a frame did not decode, or came out of order; the rest of the
+                         // stream is ignored
+  refused = 7,           // the receiver takes no more such units (--stdout takes one)
+};
+
+std::string_view to_string(Verdict verdict) noexcept;
+
+struct StreamVerdict {
+  Verdict result = Verdict::verified;
+  std::uint64_t bytes = 0;  // content bytes the receiver got
+  simd::Hash128 hash;       // their XXH3-128 as the receiver computed it (0 for the pattern)
+
+  friend bool operator==(const StreamVerdict&, const StreamVerdict&) = default;
+};
+
+// The type of a received message: its first byte. Error: empty, or an unknown type.
+std::expected<FrameType, FrameError> frame_type(std::span<const std::byte> message) noexcept;
+
+// The content of a data message: everything after the type byte. Call only on a message
+// frame_type() said is data.
+inline std::span<const std::byte> data_content(std::span<const std::byte> message) noexcept {
+  return message.subspan(kDataOverhead);
+}
+
+// Bytes encode_header() writes for `header`.
+std::size_t encoded_size(const StreamHeader& header) noexcept;
+inline constexpr std::size_t kTrailerSize = 1 + 1 + 8 + 16;
+inline constexpr std::size_t kVerdictSize = 1 + 1 + 8 + 16;
+
+// Encoders: bytes written, or an error (no_space, or a header the decoder would refuse:
+// bad_path, bad_mode, bad_flags) with nothing promised about `out`.
+std::expected<std::size_t, FrameError> encode_header(std::span<std::byte> out,
+                                                     const StreamHeader& header) noexcept;
+std::expected<std::size_t, FrameError> encode_trailer(std::span<std::byte> out,
+                                                      const StreamTrailer& trailer) noexcept;
+std::expected<std::size_t, FrameError> encode_verdict(std::span<std::byte> out,
+                                                      const StreamVerdict& verdict) noexcept;
+
+// Decoders take one whole message, type byte included, and refuse any other length.
+std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte> message);
+std::expected<StreamTrailer, FrameError> decode_trailer(
+    std::span<const std::byte> message) noexcept;
+std::expected<StreamVerdict, FrameError> decode_verdict(
+    std::span<const std::byte> message) noexcept;
+
+enum class PathError : std::uint8_t {
+  empty,            // ""
+  absolute,         // starts with '/'
+  empty_component,  // "a//b", or a trailing '/'
+  dot_component,    // "." or ".." anywhere
+  nul_byte,         // a NUL, which no file name can hold
+  too_long,         // over kMaxPathLength, or a component over kMaxNameLength
+};
+
+std::string_view to_string(PathError error) noexcept;
+
+// Whether `path`, from the network, may be created under an output directory: a relative
+// path of plain names separated by single '/'. What it cannot check, symlinks already in
+// the output directory, is the writer's job (tools/recv/file_sink.h).
+std::optional<PathError> check_relative_path(std::string_view path) noexcept;
+
+}  // namespace dwcp::tools
