@@ -21,9 +21,13 @@
 //                 each echo and sends the next ping there; the main thread sleeps. Two busy
 //                 threads in spin mode, as with sockperf
 //
+//   --io, --zerocopy, --threading  both nodes' I/O backend (auto, mmsg+gso, mmsg, uring,
+//                 plain), zero-copy sends (auto, on, off) and threading mode (shared,
+//                 dedicated), as NodeOptions takes them (bench/io_matrix runs each)
+//
 //   transport_latency [--idle spin|backoff|block] [--server-idle M] [--client-idle M]
 //                     [--poll spin|yield|callback] [--rounds N] [--warmup N] [--size BYTES]
-//                     [--seconds S] [--json]
+//                     [--seconds S] [--io KIND] [--zerocopy MODE] [--threading MODE] [--json]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -58,6 +62,9 @@ struct Options {
   bool json = false;
   bool yield = false;     // --poll yield: the spinning client yields between polls
   bool callback = false;  // --poll callback: the client answers from its I/O thread
+  dwcp::transport::BackendKind io = dwcp::transport::BackendKind::automatic;
+  dwcp::transport::ZerocopyMode zerocopy = dwcp::transport::ZerocopyMode::automatic;
+  dwcp::ThreadingMode threading = dwcp::ThreadingMode::shared;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -65,7 +72,7 @@ struct Options {
                "transport_latency: %s\nusage: transport_latency "
                "[--idle spin|backoff|block] [--server-idle M] [--client-idle M] [--poll "
                "spin|yield|callback] [--rounds N] [--warmup N] [--size "
-               "BYTES] [--seconds S] "
+               "BYTES] [--seconds S] [--io KIND] [--zerocopy MODE] [--threading MODE] "
                "[--json]\n",
                why);
   std::exit(2);
@@ -97,6 +104,24 @@ Options parse(int argc, char** argv) {
       (flag == "--server-idle" ? o.server_idle : o.client_idle) = mode;
       continue;
     }
+    if (flag == "--io") {
+      if (!dwcp::transport::parse_backend_kind(value, o.io)) {
+        usage("--io takes auto, mmsg+gso, mmsg, uring or plain");
+      }
+      continue;
+    }
+    if (flag == "--zerocopy") {
+      if (!dwcp::transport::parse_zerocopy_mode(value, o.zerocopy)) {
+        usage("--zerocopy takes auto, on or off");
+      }
+      continue;
+    }
+    if (flag == "--threading") {
+      if (!dwcp::parse_threading_mode(value, o.threading)) {
+        usage("--threading takes shared or dedicated");
+      }
+      continue;
+    }
     if (flag == "--poll") {
       const std::string_view how = value;
       if (how != "spin" && how != "yield" && how != "callback") {
@@ -125,10 +150,13 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-dwcp::NodeOptions node_options(dwcp::transport::IdleMode idle) {
+dwcp::NodeOptions node_options(const Options& o, dwcp::transport::IdleMode idle) {
   dwcp::NodeOptions options;
   options.bind = dwcp::transport::SocketAddress::loopback_v4(0);
   options.idle = idle;
+  options.io = o.io;
+  options.socket.zerocopy = o.zerocopy;
+  options.threading = o.threading;
   return options;
 }
 
@@ -147,7 +175,8 @@ int main(int argc, char** argv) {
 
   std::atomic<std::uint64_t> echoed{0};
   std::atomic<std::uint64_t> echo_failures{0};
-  dwcp::NodeOptions server_options = node_options(options.server_idle.value_or(options.idle));
+  dwcp::NodeOptions server_options =
+      node_options(options, options.server_idle.value_or(options.idle));
   server_options.accept_connections = true;
   server_options.on_accept = [](dwcp::Connection&) { return true; };
   server_options.on_message = [&](dwcp::Stream& stream, std::span<const std::byte> bytes) {
@@ -182,7 +211,8 @@ int main(int argc, char** argv) {
   std::uint64_t callback_warmed = 0;
   std::vector<std::byte> callback_ping;
   const auto callback_began = Clock::now();
-  dwcp::NodeOptions client_options = node_options(options.client_idle.value_or(options.idle));
+  dwcp::NodeOptions client_options =
+      node_options(options, options.client_idle.value_or(options.idle));
   if (options.callback) {
     client_options.on_message = [&](dwcp::Stream& stream, std::span<const std::byte> bytes) {
       const auto now = Clock::now();
@@ -352,10 +382,11 @@ int main(int argc, char** argv) {
         "\"rounds\": %zu, "
         "\"timed_out\": %s, \"mismatches\": %llu, \"min_us\": %.3f, \"p50_us\": %.3f, "
         "\"p99_us\": %.3f, \"p999_us\": %.3f, \"max_us\": %.3f, \"mean_us\": %.3f, "
-        "\"backend\": \"%s\"}\n",
+        "\"backend\": \"%s\", \"threading\": \"%s\"}\n",
         idle.c_str(), poll, options.size, rtts_us.size(), timed_out ? "true" : "false",
         static_cast<unsigned long long>(mismatches), rtts_us.front(), p50, p99, p999,
-        rtts_us.back(), mean, (*client)->backend().c_str());
+        rtts_us.back(), mean, (*client)->backend().c_str(),
+        std::string(dwcp::to_string(options.threading)).c_str());
   } else {
     std::printf("backend: %s\n", (*client)->backend().c_str());
     std::printf(

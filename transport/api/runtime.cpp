@@ -54,7 +54,7 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
                            transport::to_string(selection.error()));
   }
   std::shared_ptr<Runtime> runtime(new Runtime(std::move(options)));
-  runtime->backend_ = std::string(to_string(selection->kind)) + " (" + selection->reason + ")";
+  runtime->backend_ = selection->reason;  // starts with the backend's name
   runtime->io_ = std::move(selection->backend);
   // In dedicated mode the receiver thread waits on the socket; the I/O thread only on its
   // eventfd (woken by app threads and by the receiver).
