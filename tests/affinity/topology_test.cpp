@@ -13,60 +13,15 @@
 #include "affinity/affinity_error.h"
 #include "affinity/cpu_set.h"
 #include "affinity/topology.h"
+#include "tests/support/fake_sysfs.h"
 
 namespace fs = std::filesystem;
 using dwcp::affinity::AffinityErrc;
 using dwcp::affinity::CpuSet;
 using dwcp::affinity::Topology;
+using dwcp::testing::FakeSysfs;
 
 namespace {
-
-// A sysfs look-alike in a fresh temporary directory, removed on destruction.
-class FakeSysfs {
- public:
-  FakeSysfs() {
-    static std::atomic<int> counter{0};
-    root_ = fs::temp_directory_path() /
-            ("dwcp_affinity_sysfs_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~FakeSysfs() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  FakeSysfs(const FakeSysfs&) = delete;
-  FakeSysfs& operator=(const FakeSysfs&) = delete;
-
-  const fs::path& root() const { return root_; }
-
-  void write(const fs::path& relative, std::string_view content) const {
-    const fs::path path = root_ / relative;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path) << content;
-  }
-  void mkdir(const fs::path& relative) const { fs::create_directories(root_ / relative); }
-
-  // A NIC the way sysfs shows one: class/net/<name> links to the device's net directory,
-  // whose "device" links to the PCI device holding numa_node.
-  void add_pci_interface(std::string_view name, std::string_view numa_node) const {
-    const fs::path pci = "devices/pci0000:00/0000:00:01.0/" + std::string(name);
-    write(pci / "numa_node", numa_node);
-    mkdir(pci / "net" / name);
-    fs::create_directory_symlink(root_ / pci, root_ / pci / "net" / name / "device");
-    mkdir("class/net");
-    fs::create_directory_symlink(root_ / pci / "net" / name, root_ / "class/net" / name);
-  }
-  // A virtual interface: no device link at all.
-  void add_virtual_interface(std::string_view name) const {
-    write(fs::path("devices/virtual/net") / name / "mtu", "65536\n");
-    mkdir("class/net");
-    fs::create_directory_symlink(root_ / "devices/virtual/net" / name, root_ / "class/net" / name);
-  }
-
- private:
-  fs::path root_;
-};
 
 // Two nodes of four CPUs each; eth1 on node 1, eth9 with numa_node -1, veth0 virtual,
 // and virtio0 whose device has no numa_node file.

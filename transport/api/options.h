@@ -43,8 +43,11 @@ struct NodeOptions {
 
   ThreadingMode threading = ThreadingMode::shared;
   transport::IdleMode idle = transport::IdleMode::backoff;
-  // CPUs for the I/O threads, as a CPU list ("2", "2,3"); empty leaves them unpinned. The
-  // first is the I/O thread's; in dedicated mode the second (or the first) the receiver's.
+  // CPUs for the I/O threads, as a CPU list ("2", "2,3"). The first is the I/O thread's;
+  // in dedicated mode the second (or the first) the receiver's; the threads' memory comes
+  // from the first CPU's NUMA node. Empty: in dedicated mode on a machine with several NUMA
+  // nodes, the threads run on the node of the interface holding `bind` (when sysfs tells
+  // it) and allocate there; otherwise they are not pinned. Node::backend() says which.
   std::string cpus;
   transport::BackendKind io = transport::BackendKind::automatic;
   transport::SocketOptions socket;

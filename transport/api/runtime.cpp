@@ -5,11 +5,30 @@
 #include <algorithm>
 
 #include "affinity/cpu_set.h"
+#include "affinity/memory_binding.h"
 #include "affinity/pinning.h"
+#include "affinity/topology.h"
 #include "transport/api/fence.h"
+#include "transport/api/numa_placement.h"
 
 namespace dwcp::detail {
 namespace {
+
+// The calling thread's allocations prefer `node` while this lives (best effort: without
+// NUMA support nothing changes).
+class MemoryNodeScope {
+ public:
+  explicit MemoryNodeScope(int node)
+      : active_(affinity::prefer_node_for_current_thread(node).has_value()) {}
+  ~MemoryNodeScope() {
+    if (active_) (void)affinity::reset_memory_policy_for_current_thread();
+  }
+  MemoryNodeScope(const MemoryNodeScope&) = delete;
+  MemoryNodeScope& operator=(const MemoryNodeScope&) = delete;
+
+ private:
+  bool active_;
+};
 
 using transport::ConnectionState;
 using transport::MonotonicClock;
@@ -34,20 +53,21 @@ ChannelStatus status_of(const transport::Connection& core, bool close_requested)
 }  // namespace
 
 std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions options) {
-  // The I/O thread's CPU, and in dedicated mode the receiver's (the second one listed,
-  // else the same).
-  std::optional<affinity::CpuSet> io_cpu;
-  std::optional<affinity::CpuSet> receiver_cpu;
-  if (!options.cpus.empty()) {
-    auto parsed = affinity::CpuSet::parse(options.cpus);
-    if (!parsed) return std::unexpected("cpus: " + affinity::to_string(parsed.error()));
-    const std::vector<int> ids = parsed->ids();
-    io_cpu.emplace();
-    io_cpu->add(ids.front());
-    receiver_cpu.emplace();
-    receiver_cpu->add(ids.size() > 1 ? ids[1] : ids.front());
-  }
   const bool dedicated = options.threading == ThreadingMode::dedicated;
+  NumaPlacement placement;
+  if (auto topology = affinity::Topology::discover()) {
+    auto planned = plan_numa_placement(options.cpus, options.threading, *topology,
+                                       interface_holding(options.bind));
+    if (!planned) return std::unexpected(planned.error());
+    placement = std::move(*planned);
+  } else if (!options.cpus.empty()) {
+    return std::unexpected("cpus: cannot read the CPU topology: " +
+                           affinity::to_string(topology.error()));
+  }
+  // The socket's buffers and the node's come from the placement's node: allocated here,
+  // on the caller's thread, so its memory policy decides (reset to the default after).
+  std::optional<MemoryNodeScope> memory_scope;
+  if (placement.memory_node) memory_scope.emplace(*placement.memory_node);
   auto selection = transport::open_backend(options.bind, options.socket, options.io);
   if (!selection) {
     return std::unexpected("cannot open a UDP socket on " + options.bind.to_string() + ": " +
@@ -55,6 +75,8 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   }
   std::shared_ptr<Runtime> runtime(new Runtime(std::move(options)));
   runtime->backend_ = selection->reason;  // starts with the backend's name
+  runtime->backend_ += "; threads " + placement.detail;
+  runtime->memory_node_ = placement.memory_node;
   runtime->io_ = std::move(selection->backend);
   // In dedicated mode the receiver thread waits on the socket; the I/O thread only on its
   // eventfd (woken by app threads and by the receiver).
@@ -104,10 +126,10 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
 
   runtime->thread_ = std::thread([self] { self->run(); });
   if (dedicated) runtime->receiver_thread_ = std::thread([self] { self->receive_loop(); });
-  if (io_cpu) {
-    auto pinned = affinity::pin_thread(runtime->thread_, *io_cpu);
-    if (pinned && dedicated && receiver_cpu)
-      pinned = affinity::pin_thread(runtime->receiver_thread_, *receiver_cpu);
+  if (placement.io_cpus) {
+    auto pinned = affinity::pin_thread(runtime->thread_, *placement.io_cpus);
+    if (pinned && dedicated && placement.receiver_cpus)
+      pinned = affinity::pin_thread(runtime->receiver_thread_, *placement.receiver_cpus);
     if (!pinned) {
       runtime->stop();
       return std::unexpected("cpus: " + affinity::to_string(pinned.error()));
@@ -181,6 +203,7 @@ void Runtime::notify(ConnectionChannel& channel) {
 void Runtime::run() {
   // Timers of a few microseconds (pacing) must not be stretched by the default 50 µs slack.
   ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+  if (memory_node_) (void)affinity::prefer_node_for_current_thread(*memory_node_);
   while (!stop_requested_.load(std::memory_order_acquire)) {
     idle_->begin_pass();
     const Instant now = MonotonicClock::now();
@@ -243,6 +266,7 @@ Runtime::Receiver::Receiver(std::unique_ptr<transport::IdleStrategy> strategy)
 // The dedicated mode's receiver thread: reads the socket into free slots and hands the
 // filled ones to the I/O thread, which returns them once handled.
 void Runtime::receive_loop() {
+  if (memory_node_) (void)affinity::prefer_node_for_current_thread(*memory_node_);
   Receiver& r = *receiver_;
   std::vector<std::uint32_t> slots;  // free slots this thread holds
   std::vector<transport::RxDatagram> batch;

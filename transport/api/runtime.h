@@ -207,6 +207,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
 
   NodeOptions options_;
   std::string backend_;
+  std::optional<int> memory_node_;  // the NUMA node the I/O threads allocate from
   std::unique_ptr<transport::IoBackend> io_;
   std::unique_ptr<transport::Node> node_;
   std::unique_ptr<transport::IdleStrategy> idle_;
