@@ -63,20 +63,22 @@ std::expected<NumaPlacement, std::string> plan_numa_placement(
     placement.detail = "not pinned (no interface holds the bound address)";
     return placement;
   }
-  auto node = topology.interface_numa_node(*interface);
-  if (!node || !*node) {
+  auto reported = topology.interface_numa_node(*interface);
+  const std::optional<int> node = reported ? *reported : std::nullopt;
+  if (!node) {
     placement.detail = "not pinned (the NUMA node of " + std::string(*interface) + " is unknown)";
     return placement;
   }
-  auto node_cpus = topology.cpus_of_node(**node);
+  const int id = *node;
+  auto node_cpus = topology.cpus_of_node(id);
   if (!node_cpus || node_cpus->empty()) {
-    placement.detail = "not pinned (node " + std::to_string(**node) + " has no CPU online)";
+    placement.detail = "not pinned (node " + std::to_string(id) + " has no CPU online)";
     return placement;
   }
   placement.io_cpus = *node_cpus;
   placement.receiver_cpus = *node_cpus;
-  placement.memory_node = **node;
-  placement.detail = "pinned to node " + std::to_string(**node) + " of " + std::string(*interface) +
+  placement.memory_node = id;
+  placement.detail = "pinned to node " + std::to_string(id) + " of " + std::string(*interface) +
                      " (CPUs " + node_cpus->to_string() + "), memory there";
   return placement;
 }

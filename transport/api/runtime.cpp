@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "affinity/cpu_set.h"
 #include "affinity/memory_binding.h"
@@ -21,7 +22,7 @@ class MemoryNodeScope {
   explicit MemoryNodeScope(int node)
       : active_(affinity::prefer_node_for_current_thread(node).has_value()) {}
   ~MemoryNodeScope() {
-    if (active_) (void)affinity::reset_memory_policy_for_current_thread();
+    if (active_) std::ignore = affinity::reset_memory_policy_for_current_thread();
   }
   MemoryNodeScope(const MemoryNodeScope&) = delete;
   MemoryNodeScope& operator=(const MemoryNodeScope&) = delete;
@@ -203,7 +204,7 @@ void Runtime::notify(ConnectionChannel& channel) {
 void Runtime::run() {
   // Timers of a few microseconds (pacing) must not be stretched by the default 50 µs slack.
   ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
-  if (memory_node_) (void)affinity::prefer_node_for_current_thread(*memory_node_);
+  if (memory_node_) std::ignore = affinity::prefer_node_for_current_thread(*memory_node_);
   while (!stop_requested_.load(std::memory_order_acquire)) {
     idle_->begin_pass();
     const Instant now = MonotonicClock::now();
@@ -266,7 +267,7 @@ Runtime::Receiver::Receiver(std::unique_ptr<transport::IdleStrategy> strategy)
 // The dedicated mode's receiver thread: reads the socket into free slots and hands the
 // filled ones to the I/O thread, which returns them once handled.
 void Runtime::receive_loop() {
-  if (memory_node_) (void)affinity::prefer_node_for_current_thread(*memory_node_);
+  if (memory_node_) std::ignore = affinity::prefer_node_for_current_thread(*memory_node_);
   Receiver& r = *receiver_;
   std::vector<std::uint32_t> slots;  // free slots this thread holds
   std::vector<transport::RxDatagram> batch;
