@@ -77,6 +77,7 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   config.accept_connections = runtime->options_.accept_connections;
   config.require_retry = runtime->options_.require_retry;
   config.receive_from_socket = !dedicated;
+  config.clock = [] { return MonotonicClock::now(); };
   runtime->node_ = std::make_unique<transport::Node>(*runtime->io_, config);
   Runtime* self = runtime.get();
   runtime->node_->on_accept(
