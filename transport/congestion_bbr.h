@@ -5,8 +5,8 @@
 // delivery-rate samples over ~10 round trips) and the round-trip propagation delay
 // (windowed minimum over 10 s), and paces at gain x bandwidth with a window of
 // cwnd_gain x BDP. Loss bounds the flight (inflight_hi, inflight_lo) only in a round whose
-// loss rate exceeds 2%; below that loss is treated as noise, which is what keeps the rate
-// up on lossy long paths.
+// loss rate exceeds 2% and whose RTT shows a queue (or whose loss rate exceeds 15%); other
+// loss is treated as noise, which is what keeps the rate up on lossy long paths.
 //
 // States: Startup (pacing gain 2.77, until the bandwidth stops growing by 25% for three
 // rounds, or loss is excessive) -> Drain (empty the queue Startup built) -> ProbeBW (the
@@ -83,10 +83,14 @@ class BbrController final : public CongestionController {
   // so the sender does not stall between bursts (draft-ietf-ccwg-bbr §5.5.9, Linux's
   // extra_acked).
   [[nodiscard]] std::uint64_t extra_acked() const noexcept;
+  // The last round's sending fell short of the pacing rate with window and data to spare.
+  [[nodiscard]] bool sender_limited() const noexcept { return sender_limited_; }
 
  private:
   void start_round(const AckEvent& ack) noexcept;
   void end_round_loss_check() noexcept;
+  // An RTT sample of this round stood well above the min RTT: a queue had built.
+  [[nodiscard]] bool round_saw_queue() const noexcept;
   void update_min_rtt(const AckEvent& ack) noexcept;
   void check_startup_done() noexcept;
   void enter_drain() noexcept;
@@ -153,6 +157,14 @@ class BbrController final : public CongestionController {
   std::uint64_t round_lost_bytes_ = 0;
   std::uint64_t round_lost_packets_ = 0;
   std::uint64_t round_max_inflight_ = 0;
+  Duration round_max_rtt_{};
+  // Whether the sender kept up with its pacing rate this round (see kSenderLimitedShare).
+  Instant last_send_;
+  bool last_send_stamped_ = false;
+  double round_pacing_budget_ = 0.0;  // bytes the pacing rate allowed since the round began
+  std::uint64_t round_sent_bytes_ = 0;
+  bool round_window_limited_ = false;
+  bool sender_limited_ = false;  // the last round fell short: this round's samples are limited
   std::uint64_t inflight_hi_ = kUnbounded;
   std::uint64_t inflight_lo_ = kUnbounded;
   std::uint64_t inflight_hi_growth_;

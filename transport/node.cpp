@@ -120,6 +120,7 @@ void Node::receive_batch(Instant now) {
       touched_.clear();
       auto received = backend_.receive(receive_slots_);
       if (!received) break;  // would_block, or an error the next poll sees again
+      if (config_.clock) now = std::max(now, config_.clock());
       handle_slots(std::span(receive_slots_).first(*received), now);
       end_batch(now);
       if (*received < receive_slots_.size()) break;

@@ -37,6 +37,11 @@ struct NodeConfig {
   // poll() reads the socket. Off when another thread receives and hands the datagrams
   // over through receive_datagrams() (the dedicated threading mode).
   bool receive_from_socket = true;
+  // Reads the time after each receive system call, for a poll() that reads the socket in
+  // several rounds with sends between them: the later rounds' ACKs must not carry the
+  // time poll() was given, or their RTT samples come out below the path's. Unset (tests
+  // in simulated time) the rounds keep poll()'s time.
+  std::function<Instant()> clock;
 };
 
 // What the node dropped or answered without a connection, for statistics.

@@ -249,16 +249,16 @@ TEST_CASE("an app-limited stretch does not collapse the bandwidth estimate") {
 }
 
 TEST_CASE("excessive loss bounds the flight; a spurious loss removes the bound") {
-  // Drive BBR through a round with 10% loss by hand and check inflight_hi is set, then
-  // undone.
+  // Drive BBR through a round with 23% loss by hand (no queue: above 15% loss is
+  // congestion regardless) and check inflight_hi is set, then undone.
   BbrController bbr{CongestionConfig{}};
   LinkSimulator sim(bbr, wan_link());
   sim.run_for(seconds(3));
   REQUIRE(bbr.state() == BbrState::probe_bw);
   const std::uint64_t hi_before = bbr.inflight_hi();
   const std::uint64_t lo_before = bbr.inflight_lo();
-  // A round's worth of losses: 40 datagrams out of ~340 delivered per round.
-  for (int i = 0; i < 40; ++i) {
+  // A round's worth of losses: 100 datagrams against ~340 delivered per round.
+  for (int i = 0; i < 100; ++i) {
     LossEvent loss;
     loss.now = sim.now();
     loss.lost_bytes = kMss;
@@ -271,6 +271,51 @@ TEST_CASE("excessive loss bounds the flight; a spurious loss removes the bound")
   bbr.on_spurious_loss(sim.now());
   CHECK(bbr.inflight_hi() == hi_before);
   CHECK(bbr.inflight_lo() == lo_before);
+}
+
+TEST_CASE("a round with 10% loss but no queue leaves the flight unbounded") {
+  BbrController bbr{CongestionConfig{}};
+  LinkSimulator sim(bbr, wan_link());
+  sim.run_for(seconds(3));
+  REQUIRE(bbr.state() == BbrState::probe_bw);
+  const std::uint64_t hi_before = bbr.inflight_hi();
+  const std::uint64_t lo_before = bbr.inflight_lo();
+  for (int i = 0; i < 40; ++i) {
+    LossEvent loss;
+    loss.now = sim.now();
+    loss.lost_bytes = kMss;
+    loss.largest_lost_sent_time = sim.now();
+    bbr.on_loss(loss);
+  }
+  sim.run_for(milliseconds(100));
+  CHECK(bbr.inflight_hi() == hi_before);
+  CHECK(bbr.inflight_lo() == lo_before);
+}
+
+TEST_CASE("with 3% random loss BBR keeps >= 80% of the link") {
+  LinkConfig link = wan_link();
+  link.loss_probability = 0.03;
+  link.seed = 11;
+  BbrController bbr{CongestionConfig{}};
+  LinkSimulator sim(bbr, link);
+  sim.run_for(seconds(3));
+  const double utilisation = sim.run_and_measure_utilisation(seconds(10));
+  MESSAGE("3% random loss: bbr " << utilisation << " (lost " << sim.lost_packets() << " of "
+                                 << sim.sent_packets() << ")");
+  CHECK(utilisation >= 0.80);
+}
+
+TEST_CASE("a host that keeps only 70% of its pacing rate does not pull the estimate down") {
+  BbrController bbr{CongestionConfig{}};
+  LinkSimulator sim(bbr, wan_link());
+  sim.set_sender_efficiency(0.7);
+  sim.run_for(seconds(3));
+  const double utilisation = sim.run_and_measure_utilisation(seconds(10));
+  MESSAGE("70% sender: utilisation " << utilisation << ", estimate "
+                                     << ratio(bbr.max_bandwidth(), k100Mbit) << " of the link");
+  CHECK(bbr.sender_limited());
+  CHECK(bbr.max_bandwidth() >= k100Mbit * 8 / 10);
+  CHECK(utilisation >= 0.60);
 }
 
 TEST_CASE("ACKs that arrive in a burst widen the window by the excess, within a bound") {

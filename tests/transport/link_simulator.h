@@ -56,7 +56,7 @@ class LinkSimulator {
         link_free_(kSimulatedEpoch),
         delivered_time_(kSimulatedEpoch),
         first_sent_time_(kSimulatedEpoch) {
-    pacer_.set_rate(controller_.pacing_rate(), now_);
+    pacer_.set_rate(host_rate(), now_);
   }
 
   // Changes apply to packets that reach the bottleneck from now on.
@@ -69,6 +69,9 @@ class LinkSimulator {
     application_bytes_ = 0;
     application_stamp_ = now_;
   }
+  // A host that keeps only this fraction of its pacing rate (a thread that loses its core
+  // for part of the time): its packets leave at that share of the controller's rate.
+  void set_sender_efficiency(double fraction) { sender_efficiency_ = fraction; }
   // Called after every ACK the controller has seen.
   void on_each_ack(std::function<void(const AckEvent&)> observer) {
     observer_ = std::move(observer);
@@ -143,6 +146,10 @@ class LinkSimulator {
   };
 
   [[nodiscard]] std::uint64_t mss() const { return config_.max_datagram_size; }
+  [[nodiscard]] Bandwidth host_rate() const {
+    return static_cast<Bandwidth>(static_cast<double>(controller_.pacing_rate()) *
+                                  sender_efficiency_);
+  }
 
   void refill_application() {
     if (application_rate_ == 0) return;
@@ -260,7 +267,7 @@ class LinkSimulator {
     forget_settled_packets();
 
     controller_.on_ack(ack);
-    pacer_.set_rate(controller_.pacing_rate(), now_);
+    pacer_.set_rate(host_rate(), now_);
     if (observer_) observer_(ack);
   }
 
@@ -276,7 +283,7 @@ class LinkSimulator {
     p.size = 0;
     forget_settled_packets();
     controller_.on_loss(loss);
-    pacer_.set_rate(controller_.pacing_rate(), now_);
+    pacer_.set_rate(host_rate(), now_);
   }
 
   CongestionController& controller_;
@@ -305,6 +312,7 @@ class LinkSimulator {
   std::uint64_t app_limited_until_ = 0;
 
   Bandwidth application_rate_ = 0;
+  double sender_efficiency_ = 1.0;
   std::uint64_t application_bytes_ = 0;
   Instant application_stamp_{kSimulatedEpoch};
 

@@ -19,15 +19,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// Each stream's window (the sender's credit): 4 MiB, the connection's four times that.
-constexpr std::uint64_t kStreamWindow = std::uint64_t{4} << 20;
+// Each stream's window (the sender's credit), and the connection's twice that. The window
+// counts from the first byte not yet delivered in order, and a new limit goes out only once
+// half of it was used. On a lossy long path (500 Mbit/s x 150 ms = 9.4 MB in flight) the
+// first missing byte trails the newest by one to three round trips (a repair takes one, a
+// lost repair another), so the window needs several bandwidth-delay products. Just under
+// 64 MiB, because a stream's inbound ring is two windows and a header rounded up to a
+// power of two: 128 MiB of address space rather than 256, touched only as data passes.
+constexpr std::uint64_t kStreamWindow = (std::uint64_t{64} << 20) - (std::uint64_t{64} << 10);
 
 NodeOptions node_options(const transport::SocketAddress& bind) {
   NodeOptions node;
   node.bind = bind;
   node.accept_connections = true;
   node.connection.params.initial_max_stream_data = kStreamWindow;
-  node.connection.params.initial_max_data = 4 * kStreamWindow;
+  node.connection.params.initial_max_data = 2 * kStreamWindow;
   node.connection.params.initial_max_streams = 256;
   return node;
 }

@@ -22,9 +22,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// Bytes queued per stream: the app's queue plus the connection's own buffer. 4 MiB each,
-// Linux's default ceiling for a TCP send buffer, so comparisons with iperf3 queue alike.
+// Bytes the app may queue per stream ahead of the connection's buffer: 4 MiB, Linux's
+// default ceiling for a TCP send buffer.
 constexpr std::size_t kSendQueue = std::size_t{4} << 20;
+// The connection's buffer holds every byte until it is acknowledged, so it bounds the
+// flight: on a lossy long path it must hold a bandwidth-delay product (500 Mbit/s x 150 ms
+// = 9.4 MB) plus the round trip a lost packet takes to repair, about twice that. Shared
+// by the streams, so -P 128 does not multiply the memory; never below 4 MiB a stream.
+constexpr std::size_t kConnectionSendBuffer = std::size_t{64} << 20;
 // A graceful close waits this long for the last bytes to be acknowledged.
 constexpr auto kCloseTimeout = 60s;
 
@@ -42,7 +47,8 @@ NodeOptions node_options(const SendOptions& options, const transport::SocketAddr
       peer.is_v6() ? transport::SocketAddress::any_v6(0) : transport::SocketAddress::any_v4(0);
   node.connection.congestion = options.congestion;
   node.connection.fixed_rate = options.rate_bits / 8;
-  node.connection.stream_send_capacity = kSendQueue;
+  node.connection.stream_send_capacity =
+      std::max(kSendQueue, kConnectionSendBuffer / std::max<std::size_t>(options.streams, 1));
   node.connection.handshake_timeout = std::chrono::duration_cast<transport::Duration>(
       std::chrono::duration<double>(options.connect_timeout));
   node.stream_send_queue = std::max(kSendQueue, 2 * (options.message_size + kDataOverhead) + 64);

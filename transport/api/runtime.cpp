@@ -100,6 +100,7 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   config.accept_connections = runtime->options_.accept_connections;
   config.require_retry = runtime->options_.require_retry;
   config.receive_from_socket = !dedicated;
+  config.clock = [] { return MonotonicClock::now(); };
   runtime->node_ = std::make_unique<transport::Node>(*runtime->io_, config);
   Runtime* self = runtime.get();
   runtime->node_->on_accept(
@@ -335,7 +336,12 @@ bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
     did_work |= pump_outbound(*active_[i].connection, *active_[i].stream);
   }
   const transport::NodeCounters before = node_->counters();
-  node_->receive(now);
+  // A fresh reading, not the pass's: the commands and the copying above can take long (or
+  // the thread may lose its core), and an ACK stamped with a time from before it was read
+  // gives an RTT sample below the path's. One such sample sets BBR's min RTT for 10 s and
+  // pins its window to a fraction of the path's (seen on the WAN lab under load: 1 ms
+  // measured on a 40 ms path).
+  node_->receive(MonotonicClock::now());
   // Received messages go to the app (or to on_message) before sending, so that answers
   // given in the callbacks leave in the same packets as the ACKs and credit updates.
   for (auto& channel : channels_) {
