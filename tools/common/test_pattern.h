@@ -2,9 +2,15 @@
 // byte offset in the stream), so corrupted, lost, duplicated or reordered bytes all show
 // up as a mismatch, whatever the message boundaries were.
 //
-// Byte `o` of stream `k` is byte (o mod 8) of word(k, o / 8), least significant first, where
-// word(k, i) = splitmix64(i + k * 0x9e3779b97f4a7c15) (Steele, Lea and Flood, "Fast
-// splittable pseudorandom number generators", OOPSLA 2014).
+// Byte `o` of stream `k` is byte (o mod 8) of word(k, o / 8), least significant first:
+// - every kStampEveryWords-th word (a "stamp", once per 4 KiB) is
+//   pattern_word(k, i) = splitmix64(i + k * 0x9e3779b97f4a7c15) (Steele, Lea and Flood,
+//   "Fast splittable pseudorandom number generators", OOPSLA 2014): it ties each 4 KiB to
+//   its stream and its position;
+// - the others come from a fixed table of 2^17 - 1 splitmix64 words, starting at a word
+//   the key picks, so that generating and checking the bulk of the data is a memcpy or a
+//   memcmp (with a word per byte computed, both cost more than the transport's own work
+//   per byte).
 #pragma once
 
 #include <cstddef>
@@ -13,7 +19,10 @@
 
 namespace dwcp::tools {
 
-// The pattern word number `index` of stream `key`.
+// One stamp every this many words (4 KiB).
+inline constexpr std::uint64_t kStampEveryWords = 512;
+
+// The pattern word number `index` of stream `key`, when `index` is a stamp's.
 std::uint64_t pattern_word(std::uint64_t key, std::uint64_t index) noexcept;
 
 // Writes the pattern's bytes [offset, offset + out.size()) of stream `key` into `out`.

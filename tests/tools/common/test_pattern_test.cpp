@@ -53,6 +53,31 @@ TEST_CASE("a flipped bit anywhere is caught, at any alignment") {
   }
 }
 
+TEST_CASE("long spans: stamps every 4 KiB, the table's wrap, and shifts by its period") {
+  // 2^17 - 1 table words: stream 11 crosses the table's end somewhere in its first 1 MiB.
+  constexpr std::uint64_t kPeriod = 8 * ((std::uint64_t{1} << 17) - 1);
+  for (std::uint64_t key : {0u, 11u}) {
+    for (std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{4093}, kPeriod - 5000}) {
+      const Bytes whole = pattern(key, offset, 20000);
+      CHECK(matches_pattern(key, offset, whole));
+      for (std::size_t cut : {1u, 4095u, 4096u, 4100u, 12288u}) {
+        Bytes joined = pattern(key, offset, cut);
+        const Bytes tail = pattern(key, offset + cut, 20000 - cut);
+        joined.insert(joined.end(), tail.begin(), tail.end());
+        CHECK(joined == whole);
+      }
+      for (std::size_t at = 0; at < whole.size(); at += 997) {
+        Bytes bytes = whole;
+        bytes[at] ^= std::byte{0x01};
+        CHECK_FALSE(matches_pattern(key, offset, bytes));
+      }
+      // The same table bytes one period later: the stamps tell them apart.
+      CHECK_FALSE(matches_pattern(key, offset + kPeriod, whole));
+      CHECK_FALSE(matches_pattern(key + 1, offset, whole));
+    }
+  }
+}
+
 TEST_CASE("the verifier counts bad, reordered and misplaced messages") {
   StreamVerifier verifier(5);
   verifier.consume(pattern(5, 0, 100));
