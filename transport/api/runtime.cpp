@@ -54,7 +54,8 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
                            transport::to_string(selection.error()));
   }
   std::shared_ptr<Runtime> runtime(new Runtime(std::move(options)));
-  runtime->backend_ = std::string(to_string(selection->kind)) + " (" + selection->reason + ")";
+  // The reason names the backend first (transport/io_select.h): "mmsg+gso (...)".
+  runtime->backend_ = selection->reason;
   runtime->io_ = std::move(selection->backend);
   // In dedicated mode the receiver thread waits on the socket; the I/O thread only on its
   // eventfd (woken by app threads and by the receiver).
@@ -394,6 +395,11 @@ void Runtime::handle(Command& command, Instant now) {
         publish(channel, now, true);
       }
       return;
+    case Command::Kind::set_congestion:
+      if (channel.core != nullptr) {
+        channel.core->set_congestion(command.congestion, command.code, now);
+      }
+      return;
   }
 }
 
@@ -474,10 +480,12 @@ bool Runtime::deliver(ConnectionChannel& channel) {
     delivered |= delivery != Delivery::none;
     visible |= delivery == Delivery::to_ring;
   }
-  // A FIN that arrives after the last message makes no stream readable: look for it.
+  // A FIN that arrives after the last message makes no stream readable: look for it. On
+  // the streams we opened too: streams are bidirectional, and a peer that answers on ours
+  // (dwcp-recv in a reverse run) ends its side with a FIN as well.
   for (auto& [id, handle] : channel.streams) {
     StreamChannel& stream = StreamAccess::channel_of(handle);
-    if (!stream.peer_finished.load(std::memory_order_relaxed) && is_peer_stream(channel, id) &&
+    if (!stream.peer_finished.load(std::memory_order_relaxed) &&
         channel.core->stream_finished(id)) {
       stream.peer_finished.store(true, std::memory_order_release);
       delivered = visible = true;
