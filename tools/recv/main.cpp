@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tools/common/exit_codes.h"
+#include "tools/common/node_flags.h"
 #include "tools/recv/receiver.h"
 #include "tools/recv/recv_options.h"
 
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
       return kExitOk;
     case RecvOptions::Action::run:
       break;
+  }
+  if (auto unavailable = check_cpus_available(options->node)) {
+    std::fprintf(stderr, "dwcp-recv: %s\n", unavailable->message.c_str());
+    return unavailable->exit_code;
   }
   struct sigaction action {};
   action.sa_handler = on_signal;

@@ -1,6 +1,6 @@
 // dwcp-send's transfer: connects, sends the test pattern (tools/common/test_pattern.h) on
 // every stream for the time or byte count asked, or the files of -F spread over the
-// streams (tools/send/stream_sender.h), finishes the streams, waits for the receiver's
+// streams (tools/common/stream_sender.h), finishes the streams, waits for the receiver's
 // verdict on each, closes gracefully (every byte acknowledged) and reports. Every wait is
 // bounded.
 #pragma once
