@@ -1,5 +1,6 @@
 // dwcp-recv: receives dwcp-send's test data or files from any number of clients at once,
-// verifies them, and reports each client like iperf3 (docs/tools.md).
+// verifies them, sends test data to the clients that ask (dwcp-send -R, --bidir), and
+// reports each client like iperf3 (docs/tools.md).
 #include <csignal>
 #include <cstdio>
 #include <vector>

@@ -1,5 +1,5 @@
-// dwcp-send: sends generated test data to dwcp-recv and reports like iperf3
-// (docs/tools.md).
+// dwcp-send: sends generated test data or files to dwcp-recv, or has dwcp-recv send test
+// data to it (-R, --bidir), and reports like iperf3 (docs/tools.md).
 #include <csignal>
 #include <cstdio>
 #include <string>
