@@ -43,8 +43,10 @@ std::uint64_t ReverseStream::step() {
     std::array<std::byte, kStopSize> stop{};
     if (encode_stop(stop)) stop_sent_ = send_control(stop);
   }
-  // Our verdict must be out before our side ends.
-  if (ended && receiver_.settled()) {
+  // Our verdict must be out before our side ends. A refusal ends the stream for us at
+  // once: a server that does not know reverse requests answers with a verdict but never
+  // ends its side.
+  if ((ended || receiver_.peer_verdict()) && receiver_.settled()) {
     stream_.finish();
     finished_ = true;
   }
