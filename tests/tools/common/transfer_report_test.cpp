@@ -89,6 +89,9 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
   s.end = 1.0;
   s.bytes = 125'000'000;
   CHECK(format_interval(s).find("1.00 Gbit/s") != std::string::npos);
+  CHECK(format_interval(s).ends_with(" us\n"));
+  s.tag = "RX";  // --bidir: which direction the line counts
+  CHECK(format_interval(s).ends_with(" us  RX\n"));
 }
 
 TEST_CASE("the summary gains a files line only when files moved or frames were refused") {
