@@ -127,6 +127,16 @@ Connection::Connection(const ConnectionConfig& config, bool is_client,
 
 Connection::~Connection() = default;
 
+void Connection::set_congestion(CongestionAlgorithm algorithm, Bandwidth fixed_rate, Instant now) {
+  config_.congestion = algorithm;
+  config_.fixed_rate = fixed_rate;
+  CongestionConfig cc;
+  cc.max_datagram_size = config_.params.max_datagram_size;
+  cc.fixed_rate = fixed_rate;
+  congestion_ = make_congestion_controller(algorithm, cc);
+  pacer_.set_rate(congestion_->pacing_rate(), now);
+}
+
 std::unique_ptr<Connection> Connection::connect(const ConnectionConfig& config,
                                                 const proto::ConnectionId& local,
                                                 const proto::ConnectionId& initial_remote,

@@ -142,6 +142,10 @@ class Connection {
 
   // Closes with CONNECTION_CLOSE(error_code, reason): immediate; unsent data is dropped.
   void close(std::uint64_t error_code, std::string_view reason, Instant now);
+  // Replaces the congestion controller with a fresh one of `algorithm` (`fixed_rate` for
+  // fixed). Meant for the start of a transfer a peer described only once connected: the
+  // new controller knows nothing of the packets already in flight.
+  void set_congestion(CongestionAlgorithm algorithm, Bandwidth fixed_rate, Instant now);
 
   [[nodiscard]] ConnectionState state() const noexcept { return state_; }
   [[nodiscard]] bool is_client() const noexcept { return is_client_; }

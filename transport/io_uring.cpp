@@ -74,7 +74,9 @@ UringBackend::UringBackend(UdpSocket socket, std::size_t gso_max_segments, Zeroc
     : socket_(std::move(socket)),
       gso_max_segments_(std::clamp<std::size_t>(gso_max_segments, 1, kMaxGsoSegments)),
       zerocopy_(zerocopy, zerocopy_opcode) {
-  rx_msg_.msg_namelen = SocketAddress::kCapacity;
+  // The kernel lays out the name, then the control messages: a name area rounded up to 8
+  // bytes keeps the cmsghdrs aligned (28 bytes of sockaddr_in6 would misalign them).
+  rx_msg_.msg_namelen = (SocketAddress::kCapacity + 7) / 8 * 8;
   rx_msg_.msg_controllen = detail::kRxControlSize;
 }
 

@@ -329,6 +329,65 @@ TEST_CASE("bad messages are refused with the reason; finish ends the stream at t
   CHECK(messages == 1);
 }
 
+TEST_CASE("the peer answers on a stream we opened and finishes it: we see its end") {
+  Pair pair;
+  Stream ours = *pair.client_side.open_stream();
+  REQUIRE(ours.send(Bytes(10, std::byte{1})) == SendStatus::accepted);
+  Stream theirs;
+  REQUIRE(wait_until(pair.server_side, [&] {
+    if (!theirs) {
+      if (auto s = pair.server_side.accept_stream()) theirs = *s;
+    }
+    return theirs && !theirs.peek().empty();
+  }));
+  theirs.release();
+  REQUIRE(theirs.send(Bytes(20, std::byte{2})) == SendStatus::accepted);
+  theirs.finish();
+  int messages = 0;
+  CHECK(wait_until(pair.client_side, [&] {
+    while (!ours.peek().empty()) {
+      CHECK(ours.peek().size() == 20);
+      ours.release();
+      ++messages;
+    }
+    return ours.at_end();
+  }));
+  CHECK(messages == 1);
+  CHECK_FALSE(theirs.at_end());  // our half is still open
+}
+
+TEST_CASE("a connection's controller can be replaced once it is established") {
+  Pair pair;
+  using dwcp::transport::CongestionAlgorithm;
+  // A fixed 8 Mbit/s: 200 KB take a fifth of a second, where bbr on loopback takes
+  // next to nothing.
+  REQUIRE(pair.server_side.set_congestion(CongestionAlgorithm::fixed, 1'000'000));
+  Stream ours = *pair.client_side.open_stream();
+  REQUIRE(ours.send(Bytes(1, std::byte{1})) == SendStatus::accepted);
+  Stream theirs;
+  REQUIRE(wait_until(pair.server_side, [&] {
+    if (!theirs) {
+      if (auto s = pair.server_side.accept_stream()) theirs = *s;
+    }
+    return static_cast<bool>(theirs);
+  }));
+  const auto start = Clock::now();
+  std::size_t sent = 0;
+  std::size_t got = 0;
+  CHECK(wait_until(pair.client_side, [&] {
+    while (sent < 200'000 && theirs.send(Bytes(10'000, std::byte{3})) == SendStatus::accepted) {
+      sent += 10'000;
+    }
+    while (!ours.peek().empty()) {
+      got += ours.peek().size();
+      ours.release();
+    }
+    return got == 200'000;
+  }));
+  CHECK(Clock::now() - start > 100ms);
+  CHECK_FALSE(Connection{}.set_congestion(CongestionAlgorithm::bbr, 0));
+}
+
 TEST_CASE("a graceful close delivers everything accepted before it; both ends close") {
   Pair pair;
   Stream stream = *pair.client_side.open_stream();

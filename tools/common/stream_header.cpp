@@ -8,6 +8,9 @@ namespace {
 // Header layout after the type byte: version, kind, flags, size (8), mode (4), path length
 // (2), path.
 constexpr std::size_t kHeaderFixed = 1 + 1 + 1 + 8 + 4 + 2;
+// After the (empty) path of a reverse header: duration (4), message size (4), congestion
+// (1: 0 bbr, 1 cubic, 2 fixed), rate (8).
+constexpr std::size_t kRequestFields = 4 + 4 + 1 + 8;
 constexpr std::uint8_t kHeaderSizeKnown = 0x01;
 constexpr std::uint8_t kTrailerHasHash = 0x01;
 constexpr std::uint32_t kMaxMode = 07777;
@@ -54,6 +57,24 @@ std::expected<void, FrameError> expect_type(std::span<const std::byte> message, 
   return {};
 }
 
+std::expected<void, FrameError> check_request(const ReverseRequest& request, bool sized) noexcept {
+  // A byte count or a time bound: exactly one.
+  if (sized != (request.duration_ms == 0)) return std::unexpected(FrameError::bad_request);
+  if (request.duration_ms > kMaxRequestMillis) return std::unexpected(FrameError::bad_request);
+  if (request.message_size == 0 || request.message_size > kMaxRequestMessage) {
+    return std::unexpected(FrameError::bad_request);
+  }
+  const bool fixed = request.congestion == transport::CongestionAlgorithm::fixed;
+  if (request.congestion != transport::CongestionAlgorithm::bbr &&
+      request.congestion != transport::CongestionAlgorithm::cubic && !fixed) {
+    return std::unexpected(FrameError::bad_request);
+  }
+  if (fixed ? request.rate_bits < kMinRequestRate : request.rate_bits != 0) {
+    return std::unexpected(FrameError::bad_request);
+  }
+  return {};
+}
+
 std::expected<void, FrameError> check_header_fields(const StreamHeader& header) noexcept {
   if (header.mode > kMaxMode) return std::unexpected(FrameError::bad_mode);
   if (header.path.size() > kMaxPathLength) return std::unexpected(FrameError::bad_path);
@@ -66,9 +87,15 @@ std::expected<void, FrameError> check_header_fields(const StreamHeader& header) 
     case ContentKind::pattern:
       if (!header.path.empty()) return std::unexpected(FrameError::bad_path);
       break;
+    case ContentKind::reverse:
+      if (!header.path.empty()) return std::unexpected(FrameError::bad_path);
+      if (header.mode != 0) return std::unexpected(FrameError::bad_mode);
+      if (!header.reverse) return std::unexpected(FrameError::bad_request);
+      return check_request(*header.reverse, header.size.has_value());
     default:
       return std::unexpected(FrameError::bad_kind);
   }
+  if (header.reverse) return std::unexpected(FrameError::bad_request);
   return {};
 }
 
@@ -82,6 +109,8 @@ std::string_view to_string(ContentKind kind) noexcept {
       return "file";
     case ContentKind::stdin_data:
       return "stdin";
+    case ContentKind::reverse:
+      return "reverse";
   }
   return "unknown";
 }
@@ -108,6 +137,8 @@ std::string_view to_string(FrameError error) noexcept {
       return "bad path field";
     case FrameError::bad_verdict:
       return "unknown verdict";
+    case FrameError::bad_request:
+      return "bad reverse request";
   }
   return "unknown error";
 }
@@ -155,14 +186,15 @@ std::string_view to_string(PathError error) noexcept {
 std::expected<FrameType, FrameError> frame_type(std::span<const std::byte> message) noexcept {
   if (message.empty()) return std::unexpected(FrameError::empty);
   const auto type = std::to_integer<std::uint8_t>(message[0]);
-  if (type < type_byte(FrameType::header) || type > type_byte(FrameType::verdict)) {
+  if (type < type_byte(FrameType::header) || type > type_byte(FrameType::stop)) {
     return std::unexpected(FrameError::bad_type);
   }
   return static_cast<FrameType>(type);
 }
 
 std::size_t encoded_size(const StreamHeader& header) noexcept {
-  return 1 + kHeaderFixed + header.path.size();
+  return 1 + kHeaderFixed + header.path.size() +
+         (header.kind == ContentKind::reverse ? kRequestFields : 0);
 }
 
 std::expected<std::size_t, FrameError> encode_header(std::span<std::byte> out,
@@ -179,6 +211,14 @@ std::expected<std::size_t, FrameError> encode_header(std::span<std::byte> out,
   put(at, header.mode, 4);
   put(at, header.path.size(), 2);
   if (!header.path.empty()) std::memcpy(at, header.path.data(), header.path.size());
+  at += header.path.size();
+  // check_header_fields() made sure a reverse header has its request.
+  if (header.kind == ContentKind::reverse && header.reverse) {
+    put(at, header.reverse->duration_ms, 4);
+    put(at, header.reverse->message_size, 4);
+    put(at, static_cast<std::uint8_t>(header.reverse->congestion), 1);
+    put(at, header.reverse->rate_bits, 8);
+  }
   return size;
 }
 
@@ -195,14 +235,15 @@ std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte>
   const auto mode = get(at, 4);
   const auto path_length = get(at, 2);
   if (version != kFramingVersion) return std::unexpected(FrameError::bad_version);
-  if (kind > static_cast<std::uint8_t>(ContentKind::stdin_data)) {
+  if (kind > static_cast<std::uint8_t>(ContentKind::reverse)) {
     return std::unexpected(FrameError::bad_kind);
   }
   if ((flags & ~std::uint64_t{kHeaderSizeKnown}) != 0)
     return std::unexpected(FrameError::bad_flags);
   // An unknown size travels as 0: anything else is a contradiction.
   if ((flags & kHeaderSizeKnown) == 0 && size != 0) return std::unexpected(FrameError::bad_flags);
-  if (message.size() != 1 + kHeaderFixed + path_length) {
+  const bool reverse = kind == static_cast<std::uint8_t>(ContentKind::reverse);
+  if (message.size() != 1 + kHeaderFixed + path_length + (reverse ? kRequestFields : 0)) {
     return std::unexpected(FrameError::bad_length);
   }
   StreamHeader header;
@@ -210,6 +251,19 @@ std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte>
   if ((flags & kHeaderSizeKnown) != 0) header.size = size;
   header.mode = static_cast<std::uint32_t>(mode);
   header.path.assign(reinterpret_cast<const char*>(at), path_length);
+  at += path_length;
+  if (reverse) {
+    ReverseRequest request;
+    request.duration_ms = static_cast<std::uint32_t>(get(at, 4));
+    request.message_size = static_cast<std::uint32_t>(get(at, 4));
+    const auto congestion = get(at, 1);
+    request.rate_bits = get(at, 8);
+    if (congestion > static_cast<std::uint8_t>(transport::CongestionAlgorithm::fixed)) {
+      return std::unexpected(FrameError::bad_request);
+    }
+    request.congestion = static_cast<transport::CongestionAlgorithm>(congestion);
+    header.reverse = request;
+  }
   if (auto fields = check_header_fields(header); !fields) return std::unexpected(fields.error());
   return header;
 }
@@ -270,6 +324,18 @@ std::expected<StreamVerdict, FrameError> decode_verdict(
   verdict.bytes = get(at, 8);
   verdict.hash = get_hash(at);
   return verdict;
+}
+
+std::expected<std::size_t, FrameError> encode_stop(std::span<std::byte> out) noexcept {
+  if (out.size() < kStopSize) return std::unexpected(FrameError::no_space);
+  out[0] = static_cast<std::byte>(type_byte(FrameType::stop));
+  return kStopSize;
+}
+
+std::expected<void, FrameError> decode_stop(std::span<const std::byte> message) noexcept {
+  if (auto type = expect_type(message, FrameType::stop); !type) return type;
+  if (message.size() != kStopSize) return std::unexpected(FrameError::bad_length);
+  return {};
 }
 
 std::optional<PathError> check_relative_path(std::string_view path) noexcept {

@@ -6,7 +6,14 @@
 //   trailer (the content's byte count and, for files and stdin, its XXH3-128)
 //
 // and the receiver answers every unit, on the same stream and in the same order, with a
-// verdict (verified, or what went wrong). Integers are big-endian. Everything decoded here
+// verdict (verified, or what went wrong).
+//
+// Reverse (dwcp-send -R): the client's stream carries one header of kind `reverse`, which
+// asks the server for a unit of the test pattern on the same stream (a byte count, or a
+// time bound) and says how to send it (message size, congestion controller, rate). The
+// server answers with that unit, or with a verdict refusing the request; the client
+// answers the unit with its verdict. A `stop` frame from the client ends a timed unit
+// early: the server sends the trailer next. Integers are big-endian. Everything decoded here
 // arrives from the network: the decoders check every length and field and never read past
 // their span; paths are checked separately (check_relative_path) because a well-formed
 // header may still name a path the receiver must refuse.
@@ -21,12 +28,13 @@
 #include <string_view>
 
 #include "simd/checksum.h"
+#include "transport/congestion_controller.h"
 
 namespace dwcp::tools {
 
-enum class FrameType : std::uint8_t { header = 1, data = 2, trailer = 3, verdict = 4 };
+enum class FrameType : std::uint8_t { header = 1, data = 2, trailer = 3, verdict = 4, stop = 5 };
 
-enum class ContentKind : std::uint8_t { pattern = 0, file = 1, stdin_data = 2 };
+enum class ContentKind : std::uint8_t { pattern = 0, file = 1, stdin_data = 2, reverse = 3 };
 
 std::string_view to_string(ContentKind kind) noexcept;
 
@@ -41,6 +49,7 @@ enum class FrameError : std::uint8_t {
   bad_mode,     // file mode bits beyond 07777
   bad_path,     // a path where none belongs, none where one must be, or too long
   bad_verdict,  // an unknown verdict code
+  bad_request,  // a reverse request's fields out of range, or on a header of another kind
 };
 
 std::string_view to_string(FrameError error) noexcept;
@@ -52,12 +61,30 @@ inline constexpr std::size_t kMaxPathLength = 4095;
 inline constexpr std::size_t kMaxNameLength = 255;
 // The type byte in front of every data message: a message of N content bytes is N + 1.
 inline constexpr std::size_t kDataOverhead = 1;
+// Limits of a reverse request: dwcp-send's own (-l at most 1M) and a day for -t.
+inline constexpr std::uint32_t kMaxRequestMessage = std::uint32_t{1} << 20;
+inline constexpr std::uint32_t kMaxRequestMillis = 24U * 3600U * 1000U;
+inline constexpr std::uint64_t kMinRequestRate = 8;  // bit/s
+
+// How the server is to send a reverse unit.
+struct ReverseRequest {
+  // Without a size in the header: the longest the server sends, 1 .. kMaxRequestMillis
+  // (counted from the header's arrival). With a size: 0.
+  std::uint32_t duration_ms = 0;
+  std::uint32_t message_size = 64U << 10;  // content bytes per data message, 1 .. 1M
+  transport::CongestionAlgorithm congestion = transport::CongestionAlgorithm::bbr;
+  std::uint64_t rate_bits = 0;  // bit/s: at least kMinRequestRate with fixed, else 0
+
+  friend bool operator==(const ReverseRequest&, const ReverseRequest&) = default;
+};
 
 struct StreamHeader {
   ContentKind kind = ContentKind::pattern;
   std::optional<std::uint64_t> size;  // content bytes, when known in advance (not for stdin)
   std::uint32_t mode = 0;             // permission bits (07777 at most); 0 for pattern/stdin
   std::string path;                   // relative, '/'-separated; files only, empty otherwise
+  // Kind reverse only: `size` is then the pattern bytes asked for (none: timed).
+  std::optional<ReverseRequest> reverse;
 
   friend bool operator==(const StreamHeader&, const StreamHeader&) = default;
 };
@@ -105,6 +132,7 @@ inline std::span<const std::byte> data_content(std::span<const std::byte> messag
 std::size_t encoded_size(const StreamHeader& header) noexcept;
 inline constexpr std::size_t kTrailerSize = 1 + 1 + 8 + 16;
 inline constexpr std::size_t kVerdictSize = 1 + 1 + 8 + 16;
+inline constexpr std::size_t kStopSize = 1;
 
 // Encoders: bytes written, or an error (no_space, or a header the decoder would refuse:
 // bad_path, bad_mode, bad_flags) with nothing promised about `out`.
@@ -114,6 +142,7 @@ std::expected<std::size_t, FrameError> encode_trailer(std::span<std::byte> out,
                                                       const StreamTrailer& trailer) noexcept;
 std::expected<std::size_t, FrameError> encode_verdict(std::span<std::byte> out,
                                                       const StreamVerdict& verdict) noexcept;
+std::expected<std::size_t, FrameError> encode_stop(std::span<std::byte> out) noexcept;
 
 // Decoders take one whole message, type byte included, and refuse any other length.
 std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte> message);
@@ -121,6 +150,7 @@ std::expected<StreamTrailer, FrameError> decode_trailer(
     std::span<const std::byte> message) noexcept;
 std::expected<StreamVerdict, FrameError> decode_verdict(
     std::span<const std::byte> message) noexcept;
+std::expected<void, FrameError> decode_stop(std::span<const std::byte> message) noexcept;
 
 enum class PathError : std::uint8_t {
   empty,            // ""
@@ -135,7 +165,7 @@ std::string_view to_string(PathError error) noexcept;
 
 // Whether `path`, from the network, may be created under an output directory: a relative
 // path of plain names separated by single '/'. What it cannot check, symlinks already in
-// the output directory, is the writer's job (tools/recv/file_sink.h).
+// the output directory, is the writer's job (tools/common/file_sink.h).
 std::optional<PathError> check_relative_path(std::string_view path) noexcept;
 
 }  // namespace dwcp::tools

@@ -73,13 +73,15 @@ std::string format_interval(const IntervalSample& s) {
   const double seconds = s.end - s.start;
   const double gbits = seconds > 0.0 ? static_cast<double>(s.bytes) * 8.0 / seconds / 1e9 : 0.0;
   char line[256];
-  std::snprintf(line, sizeof line,
-                "[%3llu] %6.2f-%-6.2f sec  %-11s  %6.2f Gbit/s  %-10s  %-6llu  %-10s  %.0f us\n",
-                static_cast<unsigned long long>(s.id), s.start, s.end,
-                format_bytes(static_cast<double>(s.bytes)).c_str(), gbits,
-                format_bytes(static_cast<double>(s.retransmitted_bytes)).c_str(),
-                static_cast<unsigned long long>(s.packets_lost),
-                format_bytes(static_cast<double>(s.cwnd_bytes)).c_str(), s.rtt_us);
+  std::snprintf(
+      line, sizeof line,
+      "[%3llu] %6.2f-%-6.2f sec  %-11s  %6.2f Gbit/s  %-10s  %-6llu  %-10s  %.0f us%s%s\n",
+      static_cast<unsigned long long>(s.id), s.start, s.end,
+      format_bytes(static_cast<double>(s.bytes)).c_str(), gbits,
+      format_bytes(static_cast<double>(s.retransmitted_bytes)).c_str(),
+      static_cast<unsigned long long>(s.packets_lost),
+      format_bytes(static_cast<double>(s.cwnd_bytes)).c_str(), s.rtt_us, *s.tag != '\0' ? "  " : "",
+      s.tag);
   return line;
 }
 
@@ -89,11 +91,11 @@ std::string format_summary(const TransferReport& r) {
   char line[1024];
   std::snprintf(
       line, sizeof line,
-      "[%3llu] %s %s, %llu stream%s%s%s: %.2f sec  %s  %.2f Gbit/s  %s\n"
+      "[%3llu] %s%s %s, %llu stream%s%s%s: %.2f sec  %s  %.2f Gbit/s  %s\n"
       "      verification errors %llu, retransmitted %s, packets lost %llu (%llu spurious), "
       "rtt min/avg/max %.0f/%.0f/%.0f us, cwnd %s, cpu %.0f%% (%.2f s/GB, ~%.1f cycles/B)\n",
-      static_cast<unsigned long long>(r.id), r.role.c_str(), r.peer.c_str(),
-      static_cast<unsigned long long>(r.streams), r.streams == 1 ? "" : "s",
+      static_cast<unsigned long long>(r.id), r.role.c_str(), r.reverse ? " (reverse)" : "",
+      r.peer.c_str(), static_cast<unsigned long long>(r.streams), r.streams == 1 ? "" : "s",
       r.congestion.empty() ? "" : ", ", r.congestion.c_str(), r.seconds,
       format_bytes(static_cast<double>(r.bytes)).c_str(), r.bits_per_second() / 1e9, status.c_str(),
       static_cast<unsigned long long>(r.verification_errors),
@@ -123,6 +125,7 @@ std::string format_summary(const TransferReport& r) {
 std::string format_json(const TransferReport& r) {
   JsonObject json;
   json.add("role", r.role)
+      .add("reverse", r.reverse)
       .add("id", r.id)
       .add("peer", r.peer)
       .add("congestion", r.congestion)
@@ -152,7 +155,8 @@ std::string format_json(const TransferReport& r) {
       .add("cpu_seconds_per_gb", r.cpu_seconds_per_gb())
       .add("cpu_cycles_per_byte", r.cpu_cycles_per_byte())
       .add("complete", r.complete)
-      .add("close_reason", r.close_reason);
+      .add("close_reason", r.close_reason)
+      .add("io", r.io);
   return json.str();
 }
 

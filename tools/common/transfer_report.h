@@ -20,6 +20,8 @@ struct IntervalSample {
   std::uint64_t packets_lost = 0;         // in this interval
   std::uint64_t cwnd_bytes = 0;
   double rtt_us = 0.0;  // smoothed
+  // With both directions at once (--bidir): "TX" or "RX" at the end of the line.
+  const char* tag = "";
 };
 
 // RTT over a connection's life: the transport's minimum, its smoothed value at the end,
@@ -34,6 +36,9 @@ struct RttSummary {
 
 struct TransferReport {
   std::string role;  // "sender" or "receiver"
+  // The data went from the server (dwcp-recv) to the client (dwcp-send -R, --bidir).
+  bool reverse = false;
+  std::string io;  // the I/O backend in use and why (Node::backend())
   std::uint64_t id = 0;
   std::string peer;        // "127.0.0.1:5301"
   std::string congestion;  // the sender's controller; empty at the receiver

@@ -1,10 +1,12 @@
 // dwcp-recv: receives dwcp-send's test data or files from any number of clients at once,
-// verifies them, and reports each client like iperf3 (docs/tools.md).
+// verifies them, sends test data to the clients that ask (dwcp-send -R, --bidir), and
+// reports each client like iperf3 (docs/tools.md).
 #include <csignal>
 #include <cstdio>
 #include <vector>
 
 #include "tools/common/exit_codes.h"
+#include "tools/common/node_flags.h"
 #include "tools/recv/receiver.h"
 #include "tools/recv/recv_options.h"
 
@@ -36,6 +38,10 @@ int main(int argc, char** argv) {
       return kExitOk;
     case RecvOptions::Action::run:
       break;
+  }
+  if (auto unavailable = check_cpus_available(options->node)) {
+    std::fprintf(stderr, "dwcp-recv: %s\n", unavailable->message.c_str());
+    return unavailable->exit_code;
   }
   struct sigaction action {};
   action.sa_handler = on_signal;

@@ -2,15 +2,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <vector>
 
 #include "tools/common/address_resolver.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/file_sink.h"
+#include "tools/common/stream_header.h"
+#include "tools/common/stream_receiver.h"
 #include "tools/recv/client_session.h"
-#include "tools/recv/file_sink.h"
-#include "tools/recv/stream_receiver.h"
 #include "transport/api/node.h"
 
 namespace dwcp::tools {
@@ -27,14 +29,20 @@ using namespace std::chrono_literals;
 // 64 MiB, because a stream's inbound ring is two windows and a header rounded up to a
 // power of two: 128 MiB of address space rather than 256, touched only as data passes.
 constexpr std::uint64_t kStreamWindow = (std::uint64_t{64} << 20) - (std::uint64_t{64} << 10);
+// What a reverse stream queues: as dwcp-send does (tools/send/sender.cpp), with room for
+// two of the largest messages a request may ask for.
+constexpr std::size_t kSendQueue = std::size_t{4} << 20;
 
-NodeOptions node_options(const transport::SocketAddress& bind) {
+NodeOptions node_options(const RecvOptions& options, const transport::SocketAddress& bind) {
   NodeOptions node;
   node.bind = bind;
   node.accept_connections = true;
   node.connection.params.initial_max_stream_data = kStreamWindow;
   node.connection.params.initial_max_data = 2 * kStreamWindow;
   node.connection.params.initial_max_streams = 256;
+  node.connection.stream_send_capacity = kSendQueue;
+  node.stream_send_queue = std::max(kSendQueue, 2 * (kMaxRequestMessage + kDataOverhead) + 64);
+  apply(options.node, node);
   return node;
 }
 
@@ -43,6 +51,7 @@ NodeOptions node_options(const transport::SocketAddress& bind) {
 int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FILE* out) {
   ReceiveTarget target;
   target.to_stdout = options.to_stdout;
+  target.take_reverse = true;
   if (!options.output.empty()) {
     auto directory = open_output_directory(options.output);
     if (!directory) {
@@ -60,14 +69,18 @@ int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FIL
     std::fprintf(stderr, "dwcp-recv: %s\n", bind.error().c_str());
     return kExitAddress;
   }
-  auto node = Node::start(node_options(*bind));
+  auto node = Node::start(node_options(options, *bind));
   if (!node) {
-    std::fprintf(stderr, "dwcp-recv: cannot listen on %s: %s\n", bind->to_string().c_str(),
-                 node.error().c_str());
+    // A backend asked for by name does not fall back: --io auto is there for that.
+    const std::string asked = options.node.io == transport::BackendKind::automatic
+                                  ? std::string()
+                                  : " with --io " + std::string(to_string(options.node.io));
+    std::fprintf(stderr, "dwcp-recv: cannot listen on %s%s: %s\n", bind->to_string().c_str(),
+                 asked.c_str(), node.error().c_str());
     return kExitAddress;
   }
-  std::fprintf(stderr, "dwcp-recv: listening on %s\n",
-               (*node)->local_address().to_string().c_str());
+  std::fprintf(stderr, "dwcp-recv: listening on %s, io %s\n",
+               (*node)->local_address().to_string().c_str(), (*node)->backend().c_str());
   std::fflush(stderr);
 
   SharedOutput output;
@@ -86,7 +99,7 @@ int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FIL
     }
     if (auto connection = (*node)->accept(100ms)) {
       sessions.push_back(std::make_unique<ClientSession>(next_id++, std::move(*connection), options,
-                                                         output, target));
+                                                         output, target, (*node)->backend()));
     }
     // Reap the clients that finished.
     for (auto it = sessions.begin(); it != sessions.end();) {
@@ -94,9 +107,8 @@ int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FIL
         ++it;
         continue;
       }
-      const TransferReport& report = (*it)->join();
-      const bool failed = !report.complete || report.verification_errors != 0 || !report.verified;
-      if (failed) exit_code = kExitTransfer;
+      (*it)->join();
+      if ((*it)->failed()) exit_code = kExitTransfer;
       it = sessions.erase(it);
       if (options.one_off) done = true;
     }

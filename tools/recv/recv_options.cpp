@@ -26,12 +26,14 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
     }
     const bool known = name == "-B" || name == "--bind" || name == "-p" || name == "--port" ||
                        name == "-i" || name == "--interval" || name == "--idle-timeout" ||
-                       name == "-o" || name == "--output";
+                       name == "-o" || name == "--output" || is_node_flag(name);
     if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
     auto value = cursor.value();
     if (!value) return std::unexpected(value.error());
     const std::string_view text = *value;
-    if (name == "-B" || name == "--bind") {
+    if (is_node_flag(name)) {
+      if (auto error = parse_node_flag(name, text, options.node)) return std::unexpected(*error);
+    } else if (name == "-B" || name == "--bind") {
       if (text.empty()) return std::unexpected(usage_error(name, "empty address"));
       options.bind = text;
     } else if (name == "-p" || name == "--port") {
@@ -63,7 +65,8 @@ std::string recv_usage() {
          "  -o, --output DIR          write received files under DIR (default: verify, drop)\n"
          "      --stdout              write the one file or stdin received to stdout; reports\n"
          "                            go to stderr\n"
-         "  -J, --json                one JSON object per client summary, nothing else\n"
+         "  -J, --json                one JSON object per client summary, nothing else\n" +
+         node_flags_usage() +
          "  -v, --version             version\n"
          "  -h, --help                this text\n";
 }

@@ -1,7 +1,8 @@
 // dwcp-recv's command line (docs/tools.md), parsed without I/O so it is unit-tested:
 //
 //   dwcp-recv [-B ADDRESS] [-p PORT] [-i INTERVAL] [--json] [--one-off]
-//             [--idle-timeout SECONDS] [-o DIR | --stdout] [--version] [--help]
+//             [--idle-timeout SECONDS] [-o DIR | --stdout] [--io KIND] [--zerocopy MODE]
+//             [--threads MODE] [--cpus LIST] [--version] [--help]
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "tools/common/arg_cursor.h"
+#include "tools/common/node_flags.h"
 
 namespace dwcp::tools {
 
@@ -28,6 +30,7 @@ struct RecvOptions {
   // --stdout: the content of one file (or of the sender's stdin) goes to stdout, and every
   // report to stderr.
   bool to_stdout = false;
+  NodeFlags node;  // --io, --zerocopy, --threads, --cpus
 };
 
 // `args` excludes the program name.

@@ -1,5 +1,5 @@
-// dwcp-send: sends generated test data to dwcp-recv and reports like iperf3
-// (docs/tools.md).
+// dwcp-send: sends generated test data or files to dwcp-recv, or has dwcp-recv send test
+// data to it (-R, --bidir), and reports like iperf3 (docs/tools.md).
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -7,6 +7,7 @@
 
 #include "simd/cpu_features.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/node_flags.h"
 #include "tools/send/self_test.h"
 #include "tools/send/send_options.h"
 #include "tools/send/sender.h"
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
       return print_version();
     case SendOptions::Action::run:
       break;
+  }
+  if (auto unavailable = check_cpus_available(options->node)) {
+    std::fprintf(stderr, "dwcp-send: %s\n", unavailable->message.c_str());
+    return unavailable->exit_code;
   }
   struct sigaction action {};
   action.sa_handler = on_signal;

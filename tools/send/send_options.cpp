@@ -13,9 +13,12 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
     const std::string_view name = cursor.next();
     // Flags without a value.
     if (name == "--json" || name == "-J" || name == "--version" || name == "-v" ||
-        name == "--help" || name == "-h") {
+        name == "--help" || name == "-h" || name == "-R" || name == "--reverse" ||
+        name == "--bidir") {
       if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
       if (name == "--json" || name == "-J") options.json = true;
+      if (name == "-R" || name == "--reverse") options.reverse = true;
+      if (name == "--bidir") options.bidir = true;
       if (name == "--version" || name == "-v") options.action = SendOptions::Action::version;
       if (name == "--help" || name == "-h") options.action = SendOptions::Action::help;
       continue;
@@ -29,7 +32,8 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
                        name == "-P" || name == "--parallel" || name == "-l" || name == "--length" ||
                        name == "-C" || name == "--congestion" || name == "-b" ||
                        name == "--bitrate" || name == "-i" || name == "--interval" ||
-                       name == "--connect-timeout" || name == "-F" || name == "--file";
+                       name == "--connect-timeout" || name == "-F" || name == "--file" ||
+                       is_node_flag(name);
     if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
     auto value = cursor.value();
     if (!value) return std::unexpected(value.error());
@@ -37,7 +41,9 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
     auto fail = [&](const std::string& problem) {
       return std::unexpected(usage_error(name, problem));
     };
-    if (name == "-c" || name == "--client") {
+    if (is_node_flag(name)) {
+      if (auto error = parse_node_flag(name, text, options.node)) return std::unexpected(*error);
+    } else if (name == "-c" || name == "--client") {
       if (text.empty()) return fail("empty host");
       options.host = text;
     } else if (name == "-p" || name == "--port") {
@@ -99,6 +105,16 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
   if (!options.file.empty() && options.bytes != 0) {
     return std::unexpected(usage_error("-F", "cannot be combined with -n"));
   }
+  // Only the test pattern goes the other way.
+  if (!options.file.empty() && options.reverse) {
+    return std::unexpected(usage_error("-R", "cannot be combined with -F"));
+  }
+  if (!options.file.empty() && options.bidir) {
+    return std::unexpected(usage_error("--bidir", "cannot be combined with -F"));
+  }
+  if (options.reverse && options.bidir) {
+    return std::unexpected(usage_error("--bidir", "cannot be combined with -R"));
+  }
   if (have_time && options.bytes != 0) {
     return std::unexpected(usage_error("-n", "cannot be combined with -t"));
   }
@@ -130,6 +146,9 @@ std::string send_usage() {
          "  -b, --bitrate RATE       fixed rate in bit/s (100M, 2.5G); implies -C fixed\n"
          "  -i, --interval SECONDS   between report lines (default 1; 0: none)\n"
          "      --connect-timeout S  give up on the handshake after S seconds (default 5)\n"
+         "  -R, --reverse            the receiver sends, we verify (-t/-n/-P/-l/-C/-b go to it)\n"
+         "      --bidir              both directions at once, each on -P streams\n" +
+         node_flags_usage() +
          "  -J, --json               print the summary as one JSON object\n"
          "  -v, --version            version, SIMD level, I/O backends, and a self-test\n"
          "  -h, --help               this text\n";

@@ -2,7 +2,8 @@
 //
 //   dwcp-send -c HOST [-p PORT] [-t SECONDS | -n BYTES] [-P STREAMS] [-l MESSAGE_SIZE]
 //             [-C bbr|cubic|fixed] [-b RATE] [-i INTERVAL] [--connect-timeout SECONDS]
-//             [-F PATH] [--json] [--version] [--help]
+//             [-F PATH] [-R | --bidir] [--io KIND] [--zerocopy MODE] [--threads MODE]
+//             [--cpus LIST] [--json] [--version] [--help]
 //
 // Flags mean what they mean in iperf3 where iperf3 has them.
 #pragma once
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "tools/common/arg_cursor.h"
+#include "tools/common/node_flags.h"
 #include "transport/congestion_controller.h"
 
 namespace dwcp::tools {
@@ -37,6 +39,11 @@ struct SendOptions {
   bool json = false;
   // -F: a file, a directory tree, or "-" for stdin, instead of the test pattern.
   std::string file;
+  // -R: the receiver sends the test pattern to us (-t, -n, -P, -l, -C and -b go to it in
+  // the stream headers); --bidir: both directions at once, each on -P streams.
+  bool reverse = false;
+  bool bidir = false;
+  NodeFlags node;  // --io, --zerocopy, --threads, --cpus
 };
 
 inline constexpr std::uint64_t kMaxStreams = 128;

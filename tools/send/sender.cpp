@@ -1,6 +1,7 @@
 #include "tools/send/sender.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -11,9 +12,11 @@
 #include "tools/common/content_digest.h"
 #include "tools/common/cpu_usage.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/file_source.h"
+#include "tools/common/node_flags.h"
+#include "tools/common/stream_sender.h"
 #include "tools/common/transfer_report.h"
-#include "tools/send/file_source.h"
-#include "tools/send/stream_sender.h"
+#include "tools/send/reverse_stream.h"
 #include "transport/api/node.h"
 
 namespace dwcp::tools {
@@ -41,8 +44,17 @@ std::chrono::milliseconds to_millis(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
 }
 
+// What the receiving side offers, as dwcp-recv does (tools/recv/receiver.cpp): a 4 MiB
+// window per stream, four times that per connection.
+constexpr std::uint64_t kStreamWindow = std::uint64_t{4} << 20;
+
 NodeOptions node_options(const SendOptions& options, const transport::SocketAddress& peer) {
   NodeOptions node;
+  apply(options.node, node);
+  if (options.reverse || options.bidir) {
+    node.connection.params.initial_max_stream_data = kStreamWindow;
+    node.connection.params.initial_max_data = 4 * kStreamWindow;
+  }
   node.bind =
       peer.is_v6() ? transport::SocketAddress::any_v6(0) : transport::SocketAddress::any_v4(0);
   node.connection.congestion = options.congestion;
@@ -90,6 +102,10 @@ std::string describe(const std::optional<transport::CloseReason>& reason) {
   return text;
 }
 
+// The bytes one interval line counts: sent (the pattern or files), or received (-R), or
+// with --bidir one line each.
+enum class Direction : std::uint8_t { sent, received };
+
 // The interval lines: bytes and counters since the last line.
 class IntervalPrinter {
  public:
@@ -99,26 +115,29 @@ class IntervalPrinter {
         out_(out),
         start_(start),
         next_(start + std::chrono::duration_cast<Clock::duration>(
-                          std::chrono::duration<double>(options.interval))) {
+                          std::chrono::duration<double>(options.interval))),
+        sent_(!options.reverse),
+        received_(options.reverse || options.bidir) {
     if (enabled_) std::fputs(interval_header().c_str(), out_);
   }
 
-  void poll(Clock::time_point now, std::uint64_t bytes, const Connection& connection,
-            RttSummary& rtt) {
+  // `bytes`: sent and received so far.
+  void poll(Clock::time_point now, const std::array<std::uint64_t, 2>& bytes,
+            const Connection& connection, RttSummary& rtt) {
     if (now >= next_) emit(now, bytes, connection, rtt);
   }
 
   // The last, partial interval, as iperf3 prints it (unless it is too short to mean much).
-  void finish(Clock::time_point now, std::uint64_t bytes, const Connection& connection,
-              RttSummary& rtt) {
+  void finish(Clock::time_point now, const std::array<std::uint64_t, 2>& bytes,
+              const Connection& connection, RttSummary& rtt) {
     if (seconds_between(start_, now) - last_seconds_ >= 0.1 * interval_) {
       emit(now, bytes, connection, rtt);
     }
   }
 
  private:
-  void emit(Clock::time_point now, std::uint64_t bytes, const Connection& connection,
-            RttSummary& rtt) {
+  void emit(Clock::time_point now, const std::array<std::uint64_t, 2>& bytes,
+            const Connection& connection, RttSummary& rtt) {
     const auto stats = connection.stats();
     rtt.observe(stats);
     if (enabled_) {
@@ -126,12 +145,18 @@ class IntervalPrinter {
       sample.id = 1;
       sample.start = last_seconds_;
       sample.end = seconds_between(start_, now);
-      sample.bytes = bytes - last_bytes_;
       sample.retransmitted_bytes = stats.stream_bytes_retransmitted - last_retransmitted_;
       sample.packets_lost = stats.packets_lost - last_lost_;
       sample.cwnd_bytes = stats.congestion_window;
       sample.rtt_us = std::chrono::duration<double, std::micro>(stats.smoothed_rtt).count();
-      std::fputs(format_interval(sample).c_str(), out_);
+      for (const Direction direction : {Direction::sent, Direction::received}) {
+        const auto at = static_cast<std::size_t>(direction);
+        if (!(direction == Direction::sent ? sent_ : received_)) continue;
+        sample.bytes = bytes[at] - last_bytes_[at];
+        // Both directions at once: say which line is which, as iperf3 --bidir does.
+        sample.tag = sent_ && received_ ? (direction == Direction::sent ? "TX" : "RX") : "";
+        std::fputs(format_interval(sample).c_str(), out_);
+      }
       std::fflush(out_);
       last_seconds_ = sample.end;
     }
@@ -148,8 +173,10 @@ class IntervalPrinter {
   std::FILE* out_;
   Clock::time_point start_;
   Clock::time_point next_;
+  bool sent_;
+  bool received_;
   double last_seconds_ = 0.0;
-  std::uint64_t last_bytes_ = 0;
+  std::array<std::uint64_t, 2> last_bytes_{};
   std::uint64_t last_retransmitted_ = 0;
   std::uint64_t last_lost_ = 0;
 };
@@ -184,6 +211,8 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     }
     files.emplace(std::move(sources->files));
   }
+  const bool sends = !options.reverse;
+  const bool receives = options.reverse || options.bidir;
   // A file keeps one stream busy: more streams than files would idle.
   const std::uint64_t stream_count =
       files ? std::min<std::uint64_t>(options.streams, files->size()) : options.streams;
@@ -194,9 +223,15 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   }
   auto node = Node::start(node_options(options, *peer));
   if (!node) {
-    std::fprintf(stderr, "dwcp-send: cannot start a node: %s\n", node.error().c_str());
+    // A backend asked for by name does not fall back: --io auto is there for that.
+    const std::string asked = options.node.io == transport::BackendKind::automatic
+                                  ? std::string()
+                                  : " with --io " + std::string(to_string(options.node.io));
+    std::fprintf(stderr, "dwcp-send: cannot start a node%s: %s\n", asked.c_str(),
+                 node.error().c_str());
     return kExitAddress;
   }
+  const std::string io = (*node)->backend();
   Connection connection = (*node)->connect(*peer);
   if (!connection.wait_established(to_millis(options.connect_timeout))) {
     const auto reason = connection.close_reason();
@@ -206,24 +241,48 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     connection.abort();
     return kExitConnection;
   }
-  auto opened = open_streams(connection, stream_count);
+  auto opened =
+      open_streams(connection, (sends ? stream_count : 0) + (receives ? options.streams : 0));
   if (!opened) {
     std::fprintf(stderr, "dwcp-send: %s\n", opened.error().c_str());
     connection.abort();
     return kExitTransfer;
   }
   const bool timed = options.bytes == 0 && !files;
+  // -n is the total of a direction: the first streams carry the remainder.
+  auto budget = [&](std::size_t i) {
+    return options.bytes / options.streams + (i < options.bytes % options.streams ? 1 : 0);
+  };
   std::vector<StreamState> streams;
-  for (std::size_t i = 0; i < opened->size(); ++i) {
-    const Stream& stream = (*opened)[i];
+  std::size_t next_stream = 0;
+  for (std::size_t i = 0; sends && i < stream_count; ++i) {
+    const Stream& stream = (*opened)[next_stream++];
     if (files) {
       streams.push_back(StreamState{stream, StreamSender(stream, *files)});
-      continue;
+    } else {
+      streams.push_back(StreamState{stream, StreamSender(stream, budget(i), timed)});
     }
-    // -n is the total: the first streams carry the remainder.
-    const std::uint64_t budget =
-        options.bytes / options.streams + (i < options.bytes % options.streams ? 1 : 0);
-    streams.push_back(StreamState{stream, StreamSender(stream, budget, timed)});
+  }
+  // The streams that carry the other way, and what they ask the server for.
+  ReceiveTarget target;
+  target.pattern_only = true;
+  std::vector<ReverseStream> reverse;
+  for (std::size_t i = 0; receives && i < options.streams; ++i) {
+    StreamHeader request;
+    request.kind = ContentKind::reverse;
+    ReverseRequest wanted;
+    if (timed) {
+      // The server's own bound; the stop frame at our deadline normally comes first.
+      wanted.duration_ms = static_cast<std::uint32_t>(
+          std::clamp(options.seconds * 1000.0, 1.0, static_cast<double>(kMaxRequestMillis)));
+    } else {
+      request.size = budget(i);
+    }
+    wanted.message_size = static_cast<std::uint32_t>(options.message_size);
+    wanted.congestion = options.congestion;
+    wanted.rate_bits = options.rate_bits;
+    request.reverse = wanted;
+    reverse.emplace_back((*opened)[next_stream++], request, target, 1);
   }
 
   const double cpu_start = process_cpu_seconds();
@@ -231,27 +290,45 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   const Clock::time_point deadline =
       start + std::chrono::duration_cast<Clock::duration>(
                   std::chrono::duration<double>(timed ? options.seconds : 24.0 * 3600.0));
+  if (!options.json && options.interval > 0.0) {
+    std::fprintf(out, "io: %s\n", io.c_str());
+  }
   IntervalPrinter intervals(options, out, start);
   TransferReport report;
   report.role = "sender";
   report.id = 1;
   report.peer = peer->to_string();
   report.congestion = to_string(options.congestion);
-  report.streams = stream_count;
+  report.streams = streams.size();
+  report.io = io;
+  TransferReport back;  // what the server sent us
+  back.role = "receiver";
+  back.reverse = true;
+  back.id = 1;
+  back.peer = report.peer;
+  back.congestion = report.congestion;
+  back.streams = reverse.size();
+  back.io = io;
 
   std::uint64_t total = 0;
+  std::uint64_t received = 0;
+  Clock::time_point last_received = start;
   std::string failure;
   bool local_failure = false;
   bool stopping = false;
-  std::optional<Clock::time_point> verdict_deadline;
+  Clock::time_point last_progress = start;
   int idle_passes = 0;
   for (;;) {
+    // Before the pass: a message that arrives during it ends the wait below at once.
+    const auto seen = connection.events();
     const Clock::time_point now = Clock::now();
-    intervals.poll(now, total, connection, report.rtt);
+    intervals.poll(now, {total, received}, connection, report.rtt);
     if (!stopping && (stop.load(std::memory_order_relaxed) || (timed && now >= deadline))) {
-      // Every stream still ends its unit with a trailer, so the receiver can verify.
+      // Every stream still ends its unit with a trailer, so the receiver can verify; the
+      // server does the same for ours when the stop frame arrives.
       stopping = true;
       for (StreamState& s : streams) s.sender.stop();
+      for (ReverseStream& r : reverse) r.stop();
     }
     bool all_sent = true;
     bool progressed = false;
@@ -269,33 +346,54 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
       progressed = progressed || step->progressed;
     }
     if (!failure.empty()) break;
-    if (all_sent) {
-      // Everything is queued; the verdicts come once the receiver has it all.
-      const auto seen = connection.events();
-      bool all_verdicts = true;
-      for (StreamState& s : streams) {
-        s.sender.collect_verdicts();
-        all_verdicts = all_verdicts && s.sender.verdicts_done();
+    bool all_received = true;
+    for (ReverseStream& r : reverse) {
+      const std::uint64_t read = r.step();
+      if (read != 0) {
+        received += read;
+        last_received = now;
+        progressed = true;
       }
-      if (all_verdicts) break;
-      if (connection.status() == ConnectionStatus::closed) {
-        failure = "the connection ended: " + describe(connection.close_reason());
+      if (r.failure()) {
+        failure = "stream " + std::to_string(r.id()) + ": " +
+                  (*r.failure() == SendStatus::closed
+                       ? "the connection ended: " + describe(connection.close_reason())
+                       : std::string(to_string(*r.failure())));
         break;
       }
-      if (!verdict_deadline) verdict_deadline = now + kCloseTimeout;
-      if (now > *verdict_deadline) {
-        failure = "the receiver did not confirm every stream within 60 s";
+      all_received = all_received && r.done();
+    }
+    if (!failure.empty()) break;
+    bool all_verdicts = true;
+    for (StreamState& s : streams) all_verdicts = all_verdicts && s.sender.verdicts_done();
+    if (all_sent && all_received && all_verdicts) break;
+    if (connection.status() == ConnectionStatus::closed) {
+      failure = "the connection ended: " + describe(connection.close_reason());
+      break;
+    }
+    if (all_sent && !progressed) {
+      // Everything is queued: what is left comes from the other side (verdicts, the
+      // server's pattern and trailers), and wakes the wait. A minute without any of it
+      // ends the run.
+      if (now - last_progress > kCloseTimeout) {
+        failure = all_verdicts ? "the receiver did not end every stream within 60 s"
+                               : "the receiver did not confirm every stream within 60 s";
         break;
       }
       connection.wait(seen, 10ms);
       continue;
+    }
+    last_progress = now;
+    if (connection.status() == ConnectionStatus::closed) {
+      failure = "the connection ended: " + describe(connection.close_reason());
+      break;
     }
     if (progressed) {
       idle_passes = 0;
     } else if (++idle_passes < 64) {
       std::this_thread::yield();
     } else {
-      // Every queue is full: the I/O thread needs the CPU more than we do.
+      // Every queue is full (or empty): the I/O thread needs the CPU more than we do.
       std::this_thread::sleep_for(50us);
     }
   }
@@ -312,13 +410,14 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   while (connection.status() != ConnectionStatus::closed && Clock::now() < close_deadline) {
     const auto seen = connection.events();
     if (connection.status() == ConnectionStatus::closed) break;
-    intervals.poll(Clock::now(), total, connection, report.rtt);
+    intervals.poll(Clock::now(), {total, received}, connection, report.rtt);
     connection.wait(seen, 10ms);
   }
   const Clock::time_point end = Clock::now();
-  intervals.finish(end, total, connection, report.rtt);
+  intervals.finish(end, {total, received}, connection, report.rtt);
+  const double cpu_seconds = process_cpu_seconds() - cpu_start;
   report.seconds = seconds_between(start, end);
-  report.cpu_seconds = process_cpu_seconds() - cpu_start;
+  report.cpu_seconds = cpu_seconds;
   report.cpu_hz = cpu_clock_hz();
   report.bytes = total;
   ContentDigest digest;
@@ -338,6 +437,7 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   report.verified = units != 0 && verified_units == units && report.verification_errors == 0;
   report.xxh3_128 = digest.hex();
   report.take_stats(connection.stats());
+  back.rtt = report.rtt;
   const auto reason = connection.close_reason();
   const bool closed_cleanly = connection.status() == ConnectionStatus::closed && reason &&
                               reason->error_code == 0 && !reason->idle_timeout;
@@ -352,25 +452,75 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   } else if (!closed_cleanly) {
     report.close_reason = describe(reason);
   }
+
+  // The reverse direction, verified here as dwcp-recv verifies: every stream's one unit.
+  std::vector<std::string> reverse_failures;
+  ReceiveTally tally;
+  bool all_ended = true;
+  for (ReverseStream& r : reverse) {
+    ReceiveTally one;
+    r.finish(one);
+    all_ended = all_ended && r.done();
+    if (const auto& refusal = r.refusal()) {
+      reverse_failures.push_back("stream " + std::to_string(r.id()) +
+                                 ": the receiver says: " + std::string(to_string(refusal->result)));
+    } else if (one.units != 1 || one.verified_units != 1 || one.malformed_frames != 0) {
+      reverse_failures.push_back(
+          "stream " + std::to_string(r.id()) +
+          (one.verification_errors != 0 ? ": pattern mismatch" : ": not received in full"));
+    }
+    tally.messages += one.messages;
+    tally.verification_errors += one.verification_errors;
+    tally.units += one.units;
+    tally.verified_units += one.verified_units;
+    tally.malformed_frames += one.malformed_frames;
+  }
+  back.seconds = seconds_between(start, received != 0 ? last_received : end);
+  back.cpu_seconds = cpu_seconds;
+  back.cpu_hz = report.cpu_hz;
+  back.bytes = received;
+  back.messages = tally.messages;
+  back.verification_errors = tally.verification_errors;
+  back.malformed_frames = tally.malformed_frames;
+  back.verified = all_ended && reverse_failures.empty() && !reverse.empty();
+  back.take_stats(connection.stats());
+  back.complete = report.complete && all_ended;
+  back.close_reason = report.close_reason;
+  if (back.close_reason.empty() && !all_ended) back.close_reason = "a stream ended early";
   if (connection.status() != ConnectionStatus::closed) connection.abort();
 
-  if (options.json) {
-    std::fprintf(out, "%s\n", format_json(report).c_str());
-  } else {
-    std::fputs(format_summary(report).c_str(), out);
+  std::vector<const TransferReport*> reports;
+  if (sends) reports.push_back(&report);
+  if (receives) reports.push_back(&back);
+  for (const TransferReport* r : reports) {
+    if (options.json) {
+      std::fprintf(out, "%s\n", format_json(*r).c_str());
+    } else {
+      std::fputs(format_summary(*r).c_str(), out);
+    }
   }
   std::fflush(out);
   if (!report.complete) {
-    std::fprintf(stderr, "dwcp-send: transfer to %s failed: %s\n", report.peer.c_str(),
-                 report.close_reason.c_str());
+    std::fprintf(stderr, "dwcp-send: transfer %s %s failed: %s\n", sends ? "to" : "from",
+                 report.peer.c_str(), report.close_reason.c_str());
     return local_failure ? kExitLocalFile : kExitTransfer;
   }
-  if (!report.verified) {
+  if (sends && !report.verified) {
     std::string why = unit_failures.empty() ? "not every stream was confirmed" : unit_failures[0];
     if (unit_failures.size() > 1) {
       why += " (and " + std::to_string(unit_failures.size() - 1) + " more)";
     }
     std::fprintf(stderr, "dwcp-send: transfer to %s not verified: %s\n", report.peer.c_str(),
+                 why.c_str());
+    return kExitTransfer;
+  }
+  if (receives && !back.verified) {
+    std::string why =
+        reverse_failures.empty() ? "not every stream was received" : reverse_failures[0];
+    if (reverse_failures.size() > 1) {
+      why += " (and " + std::to_string(reverse_failures.size() - 1) + " more)";
+    }
+    std::fprintf(stderr, "dwcp-send: transfer from %s not verified: %s\n", back.peer.c_str(),
                  why.c_str());
     return kExitTransfer;
   }

@@ -1,8 +1,9 @@
 // dwcp-send's transfer: connects, sends the test pattern (tools/common/test_pattern.h) on
 // every stream for the time or byte count asked, or the files of -F spread over the
-// streams (tools/send/stream_sender.h), finishes the streams, waits for the receiver's
-// verdict on each, closes gracefully (every byte acknowledged) and reports. Every wait is
-// bounded.
+// streams (tools/common/stream_sender.h), finishes the streams, waits for the receiver's
+// verdict on each, closes gracefully (every byte acknowledged) and reports. With -R the
+// streams ask the receiver for the pattern instead and verify it (tools/send/
+// reverse_stream.h); --bidir does both at once. Every wait is bounded.
 #pragma once
 
 #include <atomic>

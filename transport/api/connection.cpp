@@ -135,6 +135,17 @@ void Connection::abort(std::uint64_t error_code) {
   channel_->runtime->submit(std::move(command));
 }
 
+bool Connection::set_congestion(transport::CongestionAlgorithm algorithm,
+                                transport::Bandwidth fixed_rate) {
+  if (!channel_) return false;
+  Command command;
+  command.kind = Command::Kind::set_congestion;
+  command.connection = channel_;
+  command.congestion = algorithm;
+  command.code = fixed_rate;
+  return channel_->runtime->submit(std::move(command));
+}
+
 std::optional<transport::CloseReason> Connection::close_reason() const {
   if (!channel_) return std::nullopt;
   const std::lock_guard lock(channel_->mutex);

@@ -69,6 +69,12 @@ class Connection {
   void close();
   // Immediate: CONNECTION_CLOSE with `error_code` goes out; queued data is dropped.
   void abort(std::uint64_t error_code = 0);
+  // This connection's congestion controller from now on, instead of the node's
+  // (NodeOptions::connection): a server learns what a client wants only once connected.
+  // `fixed_rate` (bytes/s) is for CongestionAlgorithm::fixed. Takes effect on the I/O
+  // thread shortly after; false when the command could not be queued (retry) or the
+  // connection is gone.
+  bool set_congestion(transport::CongestionAlgorithm algorithm, transport::Bandwidth fixed_rate);
 
   // Why the connection ended, once closed.
   [[nodiscard]] std::optional<transport::CloseReason> close_reason() const;

@@ -425,6 +425,11 @@ void Runtime::handle(Command& command, Instant now) {
         publish(channel, now, true);
       }
       return;
+    case Command::Kind::set_congestion:
+      if (channel.core != nullptr) {
+        channel.core->set_congestion(command.congestion, command.code, now);
+      }
+      return;
   }
 }
 
@@ -505,10 +510,12 @@ bool Runtime::deliver(ConnectionChannel& channel) {
     delivered |= delivery != Delivery::none;
     visible |= delivery == Delivery::to_ring;
   }
-  // A FIN that arrives after the last message makes no stream readable: look for it.
+  // A FIN that arrives after the last message makes no stream readable: look for it. On
+  // the streams we opened too: streams are bidirectional, and a peer that answers on ours
+  // (dwcp-recv in a reverse run) ends its side with a FIN as well.
   for (auto& [id, handle] : channel.streams) {
     StreamChannel& stream = StreamAccess::channel_of(handle);
-    if (!stream.peer_finished.load(std::memory_order_relaxed) && is_peer_stream(channel, id) &&
+    if (!stream.peer_finished.load(std::memory_order_relaxed) &&
         channel.core->stream_finished(id)) {
       stream.peer_finished.store(true, std::memory_order_release);
       delivered = visible = true;

@@ -113,11 +113,12 @@ struct ConnectionChannel : std::enable_shared_from_this<ConnectionChannel> {
 };
 
 struct Command {
-  enum class Kind : std::uint8_t { connect, open_stream, doorbell, close, abort };
+  enum class Kind : std::uint8_t { connect, open_stream, doorbell, close, abort, set_congestion };
   Kind kind = Kind::doorbell;
   std::shared_ptr<ConnectionChannel> connection;
   std::shared_ptr<StreamChannel> stream;
-  std::uint64_t code = 0;
+  std::uint64_t code = 0;  // abort: the error code; set_congestion: the fixed rate
+  transport::CongestionAlgorithm congestion = transport::CongestionAlgorithm::bbr;
 };
 
 class Runtime : public std::enable_shared_from_this<Runtime> {

@@ -120,7 +120,8 @@ TEST_CASE("malformed header fields are refused, each with its reason") {
   CHECK(with(0, 9).error() == FrameError::bad_type);
   CHECK(with(0, 2).error() == FrameError::bad_type);  // a data frame is no header
   CHECK(with(1, 2).error() == FrameError::bad_version);
-  CHECK(with(2, 3).error() == FrameError::bad_kind);
+  CHECK(with(2, 4).error() == FrameError::bad_kind);
+  CHECK(with(2, 3).error() == FrameError::bad_length);  // a reverse request is longer
   CHECK(with(3, 0x03).error() == FrameError::bad_flags);
   CHECK(with(3, 0).error() == FrameError::bad_flags);     // a file without its size
   CHECK(with(14, 0x10).error() == FrameError::bad_mode);  // mode 010644
@@ -243,4 +244,145 @@ TEST_CASE("paths from the network: only plain relative names pass") {
   while (deep.size() + 2 <= kMaxPathLength) deep += "d/";
   deep += "f";
   CHECK_FALSE(check_relative_path(deep).has_value());
+}
+
+namespace {
+
+StreamHeader reverse_header(std::optional<std::uint64_t> size) {
+  StreamHeader header;
+  header.kind = ContentKind::reverse;
+  header.size = size;
+  ReverseRequest request;
+  request.duration_ms = size ? 0 : 10'000;
+  request.message_size = 128U << 10;
+  header.reverse = request;
+  return header;
+}
+
+}  // namespace
+
+TEST_CASE("reverse requests survive a round trip with every controller") {
+  StreamHeader fixed = reverse_header(std::nullopt);
+  fixed.reverse->congestion = dwcp::transport::CongestionAlgorithm::fixed;
+  fixed.reverse->rate_bits = 2'500'000'000ULL;
+  fixed.reverse->message_size = kMaxRequestMessage;
+  fixed.reverse->duration_ms = kMaxRequestMillis;
+  StreamHeader cubic = reverse_header(64 << 20);
+  cubic.reverse->congestion = dwcp::transport::CongestionAlgorithm::cubic;
+  cubic.reverse->message_size = 1;
+  for (const StreamHeader& header :
+       {reverse_header(1), reverse_header(std::nullopt), fixed, cubic}) {
+    const Bytes frame = encode(header);
+    CHECK(frame.size() == encoded_size(header));
+    const auto decoded = decode_header(frame);
+    REQUIRE(decoded.has_value());
+    CHECK(*decoded == header);
+    check_prefixes_refused(frame, [](auto bytes) { return decode_header(bytes); });
+    Bytes longer = frame;
+    longer.push_back(std::byte{0});
+    CHECK(decode_header(longer).error() == FrameError::bad_length);
+  }
+}
+
+TEST_CASE("the reverse request's wire layout follows the empty path") {
+  StreamHeader header = reverse_header(std::nullopt);
+  header.reverse->duration_ms = 0x01020304;
+  header.reverse->message_size = 0x00010000;
+  header.reverse->congestion = dwcp::transport::CongestionAlgorithm::fixed;
+  header.reverse->rate_bits = 0x0102030405060708ULL;
+  const Bytes frame = encode(header);
+  REQUIRE(frame.size() == 1 + 17 + 17);
+  CHECK(frame[2] == std::byte{3});   // kind reverse
+  CHECK(frame[3] == std::byte{0});   // no size: timed
+  CHECK(frame[18] == std::byte{1});  // duration, big-endian
+  CHECK(frame[21] == std::byte{4});
+  CHECK(frame[23] == std::byte{1});  // message size 65536
+  CHECK(frame[26] == std::byte{2});  // fixed
+  CHECK(frame[27] == std::byte{1});  // rate
+  CHECK(frame[34] == std::byte{8});
+}
+
+TEST_CASE("reverse requests out of range are refused, encoded or decoded") {
+  Bytes out(256);
+  auto refused = [&](const StreamHeader& header) {
+    CHECK(encode_header(out, header).error() == FrameError::bad_request);
+  };
+  StreamHeader both = reverse_header(5);  // a byte count and a time bound
+  both.reverse->duration_ms = 1;
+  refused(both);
+  StreamHeader neither = reverse_header(std::nullopt);
+  neither.reverse->duration_ms = 0;
+  refused(neither);
+  StreamHeader too_long = reverse_header(std::nullopt);
+  too_long.reverse->duration_ms = kMaxRequestMillis + 1;
+  refused(too_long);
+  StreamHeader empty_messages = reverse_header(5);
+  empty_messages.reverse->message_size = 0;
+  refused(empty_messages);
+  StreamHeader huge_messages = reverse_header(5);
+  huge_messages.reverse->message_size = kMaxRequestMessage + 1;
+  refused(huge_messages);
+  StreamHeader fixed_without_rate = reverse_header(5);
+  fixed_without_rate.reverse->congestion = dwcp::transport::CongestionAlgorithm::fixed;
+  refused(fixed_without_rate);
+  fixed_without_rate.reverse->rate_bits = kMinRequestRate - 1;
+  refused(fixed_without_rate);
+  StreamHeader rate_without_fixed = reverse_header(5);
+  rate_without_fixed.reverse->rate_bits = 1'000'000;
+  refused(rate_without_fixed);
+  StreamHeader without_request = reverse_header(5);
+  without_request.reverse.reset();
+  refused(without_request);
+  StreamHeader pattern_with_request = reverse_header(5);
+  pattern_with_request.kind = ContentKind::pattern;
+  refused(pattern_with_request);
+  StreamHeader with_path = reverse_header(5);
+  with_path.path = "x";
+  CHECK(encode_header(out, with_path).error() == FrameError::bad_path);
+  StreamHeader with_mode = reverse_header(5);
+  with_mode.mode = 0644;
+  CHECK(encode_header(out, with_mode).error() == FrameError::bad_mode);
+
+  // The same fields from the network.
+  const Bytes good = encode(reverse_header(std::nullopt));
+  auto with = [&](std::size_t at, std::uint8_t value) {
+    Bytes frame = good;
+    frame[at] = std::byte{value};
+    return decode_header(frame);
+  };
+  CHECK(with(26, 3).error() == FrameError::bad_request);     // no such controller
+  CHECK(with(26, 2).error() == FrameError::bad_request);     // fixed, rate 0
+  CHECK(with(34, 1).error() == FrameError::bad_request);     // a rate for bbr
+  CHECK(with(22, 0x20).error() == FrameError::bad_request);  // messages of 512 MiB
+  CHECK(with(18, 0xff).error() == FrameError::bad_request);  // longer than a day
+  CHECK(with(2, 0).error() == FrameError::bad_length);       // a pattern header is shorter
+}
+
+TEST_CASE("every byte of a hostile reverse request decodes or fails cleanly") {
+  StreamHeader fixed = reverse_header(std::nullopt);
+  fixed.reverse->congestion = dwcp::transport::CongestionAlgorithm::fixed;
+  fixed.reverse->rate_bits = 1'000'000;
+  const Bytes good = encode(fixed);
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    for (int value = 0; value < 256; ++value) {
+      Bytes frame = good;
+      frame[at] = static_cast<std::byte>(value);
+      const auto decoded = decode_header(frame);
+      if (decoded) CHECK(encode(*decoded) == frame);
+    }
+  }
+}
+
+TEST_CASE("a stop frame is its type byte alone") {
+  Bytes frame(kStopSize);
+  REQUIRE(encode_stop(frame).value_or(0) == kStopSize);
+  CHECK(frame == Bytes{std::byte{5}});
+  CHECK(frame_type(frame) == FrameType::stop);
+  CHECK(decode_stop(frame).has_value());
+  CHECK(decode_stop(Bytes{std::byte{5}, std::byte{0}}).error() == FrameError::bad_length);
+  CHECK(decode_stop(Bytes{}).error() == FrameError::empty);
+  CHECK(decode_stop(Bytes{std::byte{4}}).error() == FrameError::bad_type);
+  CHECK(frame_type(Bytes{std::byte{6}}).error() == FrameError::bad_type);
+  Bytes none;
+  CHECK(encode_stop(none).error() == FrameError::no_space);
 }

@@ -73,7 +73,9 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
                             "cpu_percent",
                             "cpu_seconds_per_gb",
                             "complete",
-                            "close_reason"}) {
+                            "close_reason",
+                            "reverse",
+                            "io"}) {
     std::string key = "\"";
     key += field;
     key += "\":";
@@ -87,6 +89,9 @@ TEST_CASE("a report derives rates and carries every documented JSON field") {
   s.end = 1.0;
   s.bytes = 125'000'000;
   CHECK(format_interval(s).find("1.00 Gbit/s") != std::string::npos);
+  CHECK(format_interval(s).ends_with(" us\n"));
+  s.tag = "RX";  // --bidir: which direction the line counts
+  CHECK(format_interval(s).ends_with(" us  RX\n"));
 }
 
 TEST_CASE("the summary gains a files line only when files moved or frames were refused") {
@@ -113,6 +118,20 @@ TEST_CASE("the summary gains a files line only when files moved or frames were r
   CHECK(refused.find("rejected paths 1") != std::string::npos);
   CHECK(refused.find("NOT VERIFIED") != std::string::npos);
   CHECK(format_json(r).find("\"verified\":false") != std::string::npos);
+}
+
+TEST_CASE("a reverse run's reports say so in text and JSON; the role stays who sent") {
+  TransferReport r;
+  r.role = "receiver";
+  r.reverse = true;
+  r.io = "mmsg+gso (probe)";
+  CHECK(format_summary(r).find("receiver (reverse) ") != std::string::npos);
+  const std::string json = format_json(r);
+  CHECK(json.find("\"role\":\"receiver\",\"reverse\":true") != std::string::npos);
+  CHECK(json.find("\"io\":\"mmsg+gso (probe)\"") != std::string::npos);
+  r.reverse = false;
+  CHECK(format_summary(r).find("receiver (reverse)") == std::string::npos);
+  CHECK(format_json(r).find("\"reverse\":false") != std::string::npos);
 }
 
 TEST_CASE("one file's digest is its own hash; several hash their sorted list") {

@@ -104,3 +104,72 @@ TEST_CASE("-F takes a file, a directory or stdin, and refuses -t and -n") {
   CHECK(error_of({"-c", "h", "-F", ""}) == "-F: empty path (- reads stdin)");
   CHECK(error_of({"-c", "h", "-F"}) == "-F: needs a value");
 }
+
+TEST_CASE("-R and --bidir turn the direction; -F stays one way") {
+  const auto forward = parse({"-c", "h"});
+  CHECK_FALSE(forward->reverse);
+  CHECK_FALSE(forward->bidir);
+  const auto reverse = parse({"-c", "h", "-R", "-n", "8M", "-P", "2", "-l", "1M", "-b", "1G"});
+  REQUIRE(reverse.has_value());
+  CHECK(reverse->reverse);
+  CHECK(reverse->message_size == 1u << 20);
+  CHECK(reverse->congestion == CongestionAlgorithm::fixed);
+  CHECK(parse({"-c", "h", "--reverse"})->reverse);
+  CHECK(parse({"-c", "h", "--bidir", "-t", "2"})->bidir);
+  CHECK(error_of({"-c", "h", "-R", "-F", "x"}) == "-R: cannot be combined with -F");
+  CHECK(error_of({"-c", "h", "--bidir", "-F", "x"}) == "--bidir: cannot be combined with -F");
+  CHECK(error_of({"-c", "h", "-R", "--bidir"}) == "--bidir: cannot be combined with -R");
+  CHECK(error_of({"-c", "h", "--reverse=1"}) == "--reverse: takes no value");
+  CHECK(error_of({"-c", "h", "--bidir=yes"}) == "--bidir: takes no value");
+}
+
+TEST_CASE("the node flags reach NodeOptions; bad values name the flag") {
+  using dwcp::ThreadingMode;
+  using dwcp::transport::BackendKind;
+  using dwcp::transport::ZerocopyMode;
+  const auto defaults = parse({"-c", "h"});
+  CHECK(defaults->node.io == BackendKind::automatic);
+  CHECK(defaults->node.zerocopy == ZerocopyMode::automatic);
+  CHECK(defaults->node.threading == ThreadingMode::shared);
+  CHECK(defaults->node.cpus.empty());
+  const auto o = parse(
+      {"-c", "h", "--io", "uring", "--zerocopy=off", "--threads", "dedicated", "--cpus", "0,1"});
+  REQUIRE(o.has_value());
+  CHECK(o->node.io == BackendKind::uring);
+  CHECK(o->node.zerocopy == ZerocopyMode::off);
+  CHECK(o->node.threading == ThreadingMode::dedicated);
+  CHECK(o->node.cpus == "0,1");
+  dwcp::NodeOptions node;
+  apply(o->node, node);
+  CHECK(node.io == BackendKind::uring);
+  CHECK(node.socket.zerocopy == ZerocopyMode::off);
+  CHECK(node.threading == ThreadingMode::dedicated);
+  CHECK(node.cpus == "0,1");
+  for (const char* kind : {"auto", "mmsg", "mmsg+gso", "plain", "uring"}) {
+    CAPTURE(kind);
+    CHECK(parse({"-c", "h", "--io", kind}).has_value());
+  }
+  CHECK(parse({"-c", "h", "--io", "mmsg"})->node.io == BackendKind::mmsg);
+  CHECK(parse({"-c", "h", "--zerocopy", "on"})->node.zerocopy == ZerocopyMode::on);
+  CHECK(parse({"-c", "h", "--cpus", "2-3"})->node.cpus == "2-3");
+  CHECK(error_of({"-c", "h", "--io", "epoll"}) ==
+        "--io: 'epoll' is not auto, mmsg+gso, mmsg, uring or plain");
+  CHECK(error_of({"-c", "h", "--zerocopy", "yes"}) == "--zerocopy: 'yes' is not auto, on or off");
+  CHECK(error_of({"-c", "h", "--threads", "many"}) ==
+        "--threads: 'many' is not shared or dedicated");
+  CHECK(error_of({"-c", "h", "--cpus", "a"}).starts_with("--cpus: 'a' is not a CPU list"));
+  CHECK(error_of({"-c", "h", "--cpus", "1,,2"}).starts_with("--cpus: '1,,2' is not a CPU list"));
+  CHECK(error_of({"-c", "h", "--cpus", "3-1"}).starts_with("--cpus: '3-1' is not a CPU list"));
+  CHECK(error_of({"-c", "h", "--cpus", ""}).starts_with("--cpus: '' is not a CPU list"));
+  CHECK(error_of({"-c", "h", "--io"}) == "--io: needs a value");
+}
+
+TEST_CASE("--cpus naming a CPU the process may not use is a usage error") {
+  NodeFlags flags;
+  CHECK_FALSE(check_cpus_available(flags).has_value());
+  flags.cpus = "1048575";  // CpuSet's largest id: no machine has it
+  const auto error = check_cpus_available(flags);
+  REQUIRE(error.has_value());
+  CHECK(error->exit_code == kExitUsage);
+  CHECK(error->message.starts_with("--cpus: CPU 1048575 is not available"));
+}

@@ -3,7 +3,8 @@
 
     send_recv_test.py DWCP_SEND DWCP_RECV SCENARIO
 
-SCENARIO: cli-errors, loopback, many-clients, interrupt, files, stdin-stdout, hostile-path.
+SCENARIO: cli-errors, loopback, many-clients, interrupt, files, stdin-stdout, hostile-path,
+reverse, bidir, node-flags.
 
 Every process runs under a timeout and is killed if the check fails, so nothing is left
 running; exit 0 on success, 1 with the reason on stderr otherwise.
@@ -29,7 +30,7 @@ FIELDS = [
     "rejected_paths", "malformed_frames", "retransmitted_bytes", "packets_lost",
     "spurious_losses", "packets_sent", "packets_received", "rtt_min_us", "rtt_avg_us",
     "rtt_max_us", "cwnd_bytes", "cpu_seconds", "cpu_percent", "cpu_seconds_per_gb",
-    "cpu_cycles_per_byte", "complete", "close_reason",
+    "cpu_cycles_per_byte", "complete", "close_reason", "reverse", "io",
 ]
 
 
@@ -84,14 +85,15 @@ class Receiver:
             self.proc.communicate()
 
 
-def summaries(text, role):
+def summaries(text, role=None):
+    """Every JSON summary in `text`; each of `role` when given."""
     reports = []
     for line in text.splitlines():
         report = json.loads(line)
         missing = [f for f in FIELDS if f not in report]
         if missing:
-            fail(f"{role} JSON lacks {missing}: {line}")
-        if report["role"] != role:
+            fail(f"{report.get('role')} JSON lacks {missing}: {line}")
+        if role is not None and report["role"] != role:
             fail(f"expected role {role}: {line}")
         reports.append(report)
     return reports
@@ -124,6 +126,16 @@ def cli_errors():
     run([SEND, "-c", "127.0.0.1", "-F", "x", "-t", "1"], 2, "-F: cannot be combined with -t")
     run([SEND, "-c", "127.0.0.1", "-F", "x", "-n", "1M"], 2, "-F: cannot be combined with -n")
     run([RECV, "--stdout", "-o", "x"], 2, "--stdout: cannot be combined with --output")
+    # Direction and node flags: each bad value named, before any traffic.
+    run([SEND, "-c", "127.0.0.1", "-R", "-F", "x"], 2, "-R: cannot be combined with -F")
+    run([SEND, "-c", "127.0.0.1", "-R", "--bidir"], 2, "--bidir: cannot be combined with -R")
+    for tool in (SEND, RECV):
+        target = ["-c", "127.0.0.1"] if tool == SEND else []
+        run([tool, *target, "--io", "epoll"], 2, "--io: 'epoll' is not auto")
+        run([tool, *target, "--zerocopy", "yes"], 2, "--zerocopy: 'yes' is not auto, on or off")
+        run([tool, *target, "--threads", "2"], 2, "--threads: '2' is not shared or dedicated")
+        run([tool, *target, "--cpus", "0-"], 2, "--cpus: '0-' is not a CPU list")
+        run([tool, *target, "--cpus", "4095"], 2, "--cpus: CPU 4095 is not available")
     with tempfile.TemporaryDirectory(prefix="dwcp-cli-") as scratch:
         missing = os.path.join(scratch, "no-such-file")
         run([SEND, "-c", "127.0.0.1", "-F", missing], 6, f"cannot read '{missing}'", within=2)
@@ -432,6 +444,92 @@ def hostile_path():
         print(f"ok  symlinked output refused: 2 rejected paths; {lines[0]}")
 
 
+def transfer(send_args, recv_args=()):
+    """One dwcp-send against a --one-off dwcp-recv, both with --json: their summaries."""
+    receiver = Receiver("--one-off", *recv_args)
+    try:
+        sent = subprocess.run(
+            [SEND, "-c", "127.0.0.1", "-p", receiver.port, "--json", *send_args],
+            capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    finally:
+        code, out, err = receiver.finish()
+    if sent.returncode != 0:
+        fail(f"dwcp-send {send_args} exit {sent.returncode}: {sent.stderr}")
+    if code != 0:
+        fail(f"dwcp-recv exit {code}: {err}")
+    return summaries(sent.stdout), summaries(out)
+
+
+def check_direction(report, role, reverse, size, streams, congestion):
+    if report["role"] != role or report["reverse"] != reverse:
+        fail(f"expected {role}, reverse {reverse}: {report}")
+    if report["congestion"] != congestion:
+        fail(f"{role}: congestion {report['congestion']!r}, expected {congestion!r}")
+    check_transfer(report, size, streams)
+
+
+def reverse():
+    """-R: dwcp-recv sends the pattern, dwcp-send verifies it; -n, -P and -C reach the server."""
+    size = 4 << 20
+    [got], [gave] = transfer(["-R", "-n", "4M", "-P", "2", "-l", "16K", "-C", "cubic"])
+    check_direction(got, "receiver", True, size, 2, "cubic")
+    check_direction(gave, "sender", True, size, 2, "cubic")
+    if gave["messages"] != size // (16 << 10) or got["messages"] != gave["messages"]:
+        fail(f"-l 16K not used: {gave['messages']} and {got['messages']} messages")
+    print(f"ok  -R 4 MiB on 2 streams, cubic, 16 KiB messages: "
+          f"{got['bits_per_second'] / 1e9:.2f} Gbit/s received and verified")
+    # Timed: the client's stop frame (or the time in the request) ends the server's unit;
+    # the fixed rate goes with it.
+    [got], [gave] = transfer(["-R", "-t", "0.3", "-b", "500M", "-i", "0"])
+    check_direction(gave, "sender", True, gave["bytes"], 1, "fixed")
+    check_direction(got, "receiver", True, gave["bytes"], 1, "fixed")
+    # 500 Mbit/s for 0.3 s, and what the queues (4 MiB in the app, 4 MiB in the
+    # connection) held at the stop, which drains after it.
+    if not 1 << 20 <= got["bytes"] <= 32 << 20 or got["seconds"] > 3:
+        fail(f"-t 0.3 -b 500M moved {got['bytes']} bytes in {got['seconds']:.2f} s")
+    print(f"ok  -R -t 0.3 -b 500M: {got['bytes']} bytes in {got['seconds']:.2f} s, verified")
+
+
+def bidir():
+    """--bidir: both directions at once on one connection, each verified and reported."""
+    size = 4 << 20
+    sent, received = transfer(["--bidir", "-n", "4M", "-P", "2"])
+    if [r["role"] for r in sent] != ["sender", "receiver"]:
+        fail(f"dwcp-send roles {[r['role'] for r in sent]}")
+    if sorted(r["role"] for r in received) != ["receiver", "sender"]:
+        fail(f"dwcp-recv roles {[r['role'] for r in received]}")
+    check_direction(sent[0], "sender", False, size, 2, "bbr")
+    check_direction(sent[1], "receiver", True, size, 2, "bbr")
+    by_role = {r["role"]: r for r in received}
+    check_direction(by_role["receiver"], "receiver", False, size, 2, "")
+    check_direction(by_role["sender"], "sender", True, size, 2, "bbr")
+    print("ok  --bidir 4 MiB each way on 2 + 2 streams, both verified at both ends")
+
+
+def node_flags():
+    """--io uring --threads dedicated moves data, or fails at once saying uring is missing."""
+    flags = ["--io", "uring", "--threads", "dedicated", "--zerocopy", "off", "--cpus", "0"]
+    probe = subprocess.run([RECV, "-B", "127.0.0.1", "-p", "0", "--idle-timeout", "0.01", *flags],
+                           capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    if probe.returncode == 3:
+        # No usable io_uring: a named backend does not fall back; it says why, on one line.
+        lines = probe.stderr.splitlines()
+        if len(lines) != 1 or "with --io uring" not in lines[0]:
+            fail(f"unclear failure without io_uring: {probe.stderr!r}")
+        print(f"ok  io_uring unavailable, refused clearly: {lines[0]}")
+        flags[1] = "plain"
+    elif probe.returncode != 0:
+        fail(f"dwcp-recv {flags}: exit {probe.returncode}: {probe.stderr}")
+    [sent], [received] = transfer(["-n", "8M", "-P", "2", *flags], flags)
+    check_transfer(sent, 8 << 20, 2)
+    check_transfer(received, 8 << 20, 2)
+    for report in (sent, received):
+        if not report["io"].startswith(flags[1]) or "zerocopy off" not in report["io"]:
+            fail(f"{report['role']}: io {report['io']!r}, expected {flags[1]}, zerocopy off")
+    print(f"ok  8 MiB with {' '.join(flags)}: {sent['io'].split(' ')[0]} at both ends")
+
+
 {"cli-errors": cli_errors, "loopback": loopback, "many-clients": many_clients,
  "interrupt": interrupt, "files": files, "stdin-stdout": stdin_stdout,
- "hostile-path": hostile_path}[sys.argv[3]]()
+ "hostile-path": hostile_path, "reverse": reverse, "bidir": bidir,
+ "node-flags": node_flags}[sys.argv[3]]()

@@ -1,4 +1,4 @@
-#include "tools/recv/file_sink.h"
+#include "tools/common/file_sink.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

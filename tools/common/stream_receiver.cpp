@@ -1,4 +1,4 @@
-#include "tools/recv/stream_receiver.h"
+#include "tools/common/stream_receiver.h"
 
 #include <unistd.h>
 
@@ -34,6 +34,8 @@ std::string StreamReceiver::shown() const {
       return "stream " + std::to_string(stream_.id()) + " (pattern)";
     case ContentKind::stdin_data:
       return "stream " + std::to_string(stream_.id()) + " (stdin)";
+    case ContentKind::reverse:
+      return "stream " + std::to_string(stream_.id()) + " (reverse)";
     case ContentKind::file:
       break;
   }
@@ -46,13 +48,24 @@ void StreamReceiver::report_problem(const std::string& what) const {
 }
 
 std::uint64_t StreamReceiver::consume(std::span<const std::byte> message) {
-  if (state_ == State::broken) return 0;
+  if (state_ == State::broken || state_ == State::reversed) return 0;
   const auto type = frame_type(message);
   if (!type) {
     malformed(std::string(to_string(type.error())));
     return 0;
   }
   if (state_ == State::expect_header) {
+    if (*type == FrameType::verdict && target_.pattern_only && tally_.units == 0) {
+      // The peer turned our request down before sending anything.
+      auto verdict = decode_verdict(message);
+      if (!verdict) {
+        malformed("verdict: " + std::string(to_string(verdict.error())));
+        return 0;
+      }
+      peer_verdict_ = *verdict;
+      state_ = State::broken;
+      return 0;
+    }
     if (*type != FrameType::header) {
       malformed("a stream or unit that does not start with a header");
       return 0;
@@ -60,6 +73,20 @@ std::uint64_t StreamReceiver::consume(std::span<const std::byte> message) {
     auto header = decode_header(message);
     if (!header) {
       malformed("header: " + std::string(to_string(header.error())));
+      return 0;
+    }
+    if (header->kind == ContentKind::reverse) {
+      // Only as a stream's first and only unit: the stream then carries the other way.
+      if (!target_.take_reverse || tally_.units != 0) {
+        malformed("a reverse request where none is taken");
+        return 0;
+      }
+      request_ = std::move(*header);
+      state_ = State::reversed;
+      return 0;
+    }
+    if (target_.pattern_only && header->kind != ContentKind::pattern) {
+      malformed("content other than the test pattern asked for");
       return 0;
     }
     begin_unit(std::move(*header));
@@ -91,6 +118,7 @@ std::uint64_t StreamReceiver::consume(std::span<const std::byte> message) {
     }
     case FrameType::header:
     case FrameType::verdict:
+    case FrameType::stop:
       break;
   }
   malformed("a frame out of order inside a unit");
@@ -219,6 +247,17 @@ void StreamReceiver::malformed(const std::string& why) {
   verdict.result = Verdict::malformed;
   verdict.bytes = unit_bytes_;
   send_verdict(verdict);
+}
+
+void StreamReceiver::refuse_request(Verdict verdict) {
+  ++tally_.units;
+  state_ = State::broken;
+  StreamVerdict refusal;
+  refusal.result = verdict;
+  send_verdict(refusal);
+  // Nothing else comes: the client, waiting for our side to end, may finish its own. A
+  // fresh stream's queue always takes the verdict.
+  if (unsent_verdicts_.empty()) stream_.finish();
 }
 
 void StreamReceiver::send_verdict(const StreamVerdict& verdict) {

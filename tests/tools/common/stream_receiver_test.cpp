@@ -1,7 +1,7 @@
 // StreamReceiver fed frame by frame, as a hostile or broken sender could send them, writing
 // into a scratch --output directory. The Stream is a default handle: verdicts go nowhere,
 // so the tally and the directory's contents are what is checked.
-#include "tools/recv/stream_receiver.h"
+#include "tools/common/stream_receiver.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/common/file_sink.h"
 #include "tools/common/test_pattern.h"
-#include "tools/recv/file_sink.h"
 
 using namespace dwcp::tools;
 using Bytes = std::vector<std::byte>;
@@ -319,4 +319,94 @@ TEST_CASE("without an output directory files are hashed and dropped") {
   CHECK(tally.files_written == 0);
   CHECK(tally.verified_units == 1);
   CHECK(tally.rejected_paths == 1);
+}
+
+namespace {
+
+Bytes reverse_request(std::uint64_t size) {
+  StreamHeader h;
+  h.kind = ContentKind::reverse;
+  h.size = size;
+  h.reverse = ReverseRequest{};
+  return header(h);
+}
+
+}  // namespace
+
+TEST_CASE("dwcp-recv takes a reverse request as a stream's first unit and reads no further") {
+  ReceiveTarget target;
+  target.take_reverse = true;
+  StreamReceiver receiver(dwcp::Stream{}, target, 1);
+  receiver.consume(reverse_request(4096));
+  REQUIRE(receiver.reverse_request().has_value());
+  CHECK(receiver.reverse_request()->kind == ContentKind::reverse);
+  CHECK(receiver.reverse_request()->size == 4096u);
+  CHECK(receiver.consume(data("ignored")) == 0);  // the stream is the sender's now
+  const ReceiveTally tally = finish(receiver);
+  CHECK(tally.units == 0);
+  CHECK(tally.malformed_frames == 0);
+
+  // Refused (another controller than the connection's): one unit that did not verify.
+  StreamReceiver refused(dwcp::Stream{}, target, 1);
+  refused.consume(reverse_request(1));
+  refused.refuse_request(Verdict::refused);
+  const ReceiveTally refusal = finish(refused);
+  CHECK(refusal.units == 1);
+  CHECK(refusal.verified_units == 0);
+}
+
+TEST_CASE("a reverse request is malformed where none is taken, or after another unit") {
+  ReceiveTarget forward_only;
+  StreamReceiver receiver(dwcp::Stream{}, forward_only, 1);
+  receiver.consume(reverse_request(1));
+  CHECK_FALSE(receiver.reverse_request().has_value());
+  CHECK(finish(receiver).malformed_frames == 1);
+
+  ReceiveTarget target;
+  target.take_reverse = true;
+  StreamReceiver late(dwcp::Stream{}, target, 1);
+  send_file(late, "f", "abc");
+  late.consume(reverse_request(1));
+  CHECK_FALSE(late.reverse_request().has_value());
+  CHECK(finish(late).malformed_frames == 1);
+}
+
+TEST_CASE("dwcp-send -R takes the test pattern and nothing else; a verdict first is a refusal") {
+  ReceiveTarget target;
+  target.pattern_only = true;
+  StreamReceiver files(dwcp::Stream{}, target, 1);
+  files.consume(header(file("f", 3)));
+  CHECK(finish(files).malformed_frames == 1);
+
+  StreamReceiver requests(dwcp::Stream{}, target, 1);
+  requests.consume(reverse_request(1));
+  CHECK(finish(requests).malformed_frames == 1);
+
+  StreamReceiver refused(dwcp::Stream{}, target, 1);
+  StreamVerdict verdict;
+  verdict.result = Verdict::refused;
+  Bytes frame(kVerdictSize);
+  REQUIRE(encode_verdict(frame, verdict).has_value());
+  refused.consume(frame);
+  REQUIRE(refused.peer_verdict().has_value());
+  CHECK(refused.peer_verdict()->result == Verdict::refused);
+  CHECK(refused.settled());
+  const ReceiveTally tally = finish(refused);
+  CHECK(tally.units == 0);
+  CHECK(tally.malformed_frames == 0);
+
+  StreamReceiver pattern(dwcp::Stream{}, target, 1);
+  StreamHeader h;
+  h.size = 100;
+  pattern.consume(header(h));
+  CHECK_FALSE(pattern.settled());  // a unit under way
+  Bytes message(101);
+  message[0] = static_cast<std::byte>(FrameType::data);
+  fill_pattern(0, 0, std::span(message).subspan(1));
+  CHECK(pattern.consume(message) == 100);
+  pattern.consume(trailer(100, std::nullopt));
+  CHECK(pattern.settled());
+  const ReceiveTally verified = finish(pattern);
+  CHECK(verified.units == 1);
+  CHECK(verified.verified_units == 1);
 }

@@ -1,4 +1,4 @@
-#include "tools/send/file_source.h"
+#include "tools/common/file_source.h"
 
 #include <fcntl.h>
 #include <poll.h>

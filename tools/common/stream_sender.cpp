@@ -1,4 +1,4 @@
-#include "tools/send/stream_sender.h"
+#include "tools/common/stream_sender.h"
 
 #include <algorithm>
 #include <utility>
@@ -173,6 +173,17 @@ void StreamSender::fail_unit(const std::string& shown, const std::string& why) {
 
 void StreamSender::collect_verdicts() {
   for (auto message = stream_.peek(); !message.empty(); message = stream_.peek()) {
+    if (const auto type = frame_type(message); type && *type == FrameType::stop) {
+      // The client of a reverse run says when: the pattern ends there, a file never does.
+      const bool honoured = pattern_ && decode_stop(message).has_value();
+      stream_.release();
+      if (honoured) {
+        stop();
+      } else {
+        fail_unit("stream " + std::to_string(stream_.id()), "a stop frame where none belongs");
+      }
+      continue;
+    }
     const auto verdict = decode_verdict(message);
     stream_.release();
     if (awaiting_.empty()) {

@@ -19,9 +19,9 @@
 
 #include "simd/checksum.h"
 #include "tools/common/content_digest.h"
+#include "tools/common/file_sink.h"
 #include "tools/common/stream_header.h"
 #include "tools/common/test_pattern.h"
-#include "tools/recv/file_sink.h"
 #include "transport/api/stream.h"
 
 namespace dwcp::tools {
@@ -32,6 +32,12 @@ struct ReceiveTarget {
   bool to_stdout = false;
   std::atomic<bool> stdout_taken{false};   // --stdout carries one unit, whoever's comes first
   std::atomic<std::uint64_t> next_tag{0};  // makes temporary names unique
+  // dwcp-recv: a stream may open with a reverse request (the peer wants the pattern sent to
+  // it); the receiver hands it over (reverse_request()) and reads the stream no further.
+  bool take_reverse = false;
+  // dwcp-send -R: the peer owes the test pattern and nothing else; a verdict before any
+  // header is the peer refusing the request (peer_verdict()).
+  bool pattern_only = false;
 };
 
 // What a client's streams amount to, summed at the end.
@@ -60,8 +66,25 @@ class StreamReceiver {
   // and counts as not verified. Adds this stream's figures to `tally`.
   void finish(ReceiveTally& tally);
 
+  // The reverse request the stream opened with (ReceiveTarget::take_reverse); from then on
+  // the stream's messages are the caller's to read.
+  [[nodiscard]] const std::optional<StreamHeader>& reverse_request() const noexcept {
+    return request_;
+  }
+  // Answers the reverse request with `verdict` (refused: the connection already sends with
+  // another controller) instead of the pattern; the unit counts as not verified.
+  void refuse_request(Verdict verdict);
+  // ReceiveTarget::pattern_only: the peer's verdict that refused our request, if it sent one.
+  [[nodiscard]] const std::optional<StreamVerdict>& peer_verdict() const noexcept {
+    return peer_verdict_;
+  }
+  // No unit under way and every verdict handed to the stream: the stream may be finished.
+  [[nodiscard]] bool settled() const noexcept {
+    return state_ != State::in_unit && unsent_verdicts_.empty();
+  }
+
  private:
-  enum class State : std::uint8_t { expect_header, in_unit, broken };
+  enum class State : std::uint8_t { expect_header, in_unit, broken, reversed };
 
   void begin_unit(StreamHeader header);
   void end_unit(const StreamTrailer& trailer);
@@ -86,6 +109,8 @@ class StreamReceiver {
   bool writes_ = false;             // the unit has a sink that keeps its content
 
   std::deque<std::vector<std::byte>> unsent_verdicts_;
+  std::optional<StreamHeader> request_;
+  std::optional<StreamVerdict> peer_verdict_;
 };
 
 }  // namespace dwcp::tools

@@ -1,7 +1,7 @@
-// One stream of dwcp-send: writes its units (tools/common/stream_header.h) without ever
-// blocking — a header, the content in data messages, a trailer with the byte count and
-// XXH3-128 — and matches the receiver's verdicts, which come back on the same stream in
-// the same order, to the units sent.
+// One sending stream (dwcp-send's, or dwcp-recv's in a reverse run): writes its units
+// (tools/common/stream_header.h) without ever blocking — a header, the content in data
+// messages, a trailer with the byte count and XXH3-128 — and matches the receiver's
+// verdicts, which come back on the same stream in the same order, to the units sent.
 //
 // Pattern mode: one unit of the test pattern, `budget` bytes or until stop(). File mode:
 // the streams share one FileQueue and each takes the next file whenever it finished one,
@@ -18,8 +18,8 @@
 
 #include "simd/checksum.h"
 #include "tools/common/content_digest.h"
+#include "tools/common/file_source.h"
 #include "tools/common/stream_header.h"
-#include "tools/send/file_source.h"
 #include "transport/api/stream.h"
 
 namespace dwcp::tools {
@@ -67,7 +67,8 @@ class StreamSender {
   // no new one.
   void stop() noexcept;
   // Reads the verdicts that arrived. A verdict that does not decode, or arrives with no
-  // unit waiting for one, counts as a failed unit.
+  // unit waiting for one, counts as a failed unit. A stop frame (the client of a reverse
+  // run) stops a pattern stream, as stop() does.
   void collect_verdicts();
 
   // The stream is finished: every unit's trailer was sent.
