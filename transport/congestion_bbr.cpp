@@ -26,7 +26,26 @@ constexpr double kFullBwGrowth = 1.25;
 constexpr std::uint64_t kFullBwRounds = 3;
 
 constexpr Duration kProbeRttDuration = milliseconds(200);
-constexpr std::uint64_t kProbeRttWindowPackets = 4;
+// ProbeRTT holds half the BDP in flight (BBRv2), not four datagrams: the queue drains as
+// surely, and the link keeps half its rate meanwhile. On a 600 ms path the dip lasts over a
+// second every 10 s, which at four datagrams cost ~12% of the throughput.
+constexpr double kProbeRttCwndGain = 0.5;
+constexpr std::uint64_t kProbeRttMinPackets = 4;
+// A sample this close to the min RTT (a sixteenth of it, and never less than the floor)
+// shows the queue drained by itself: it confirms the minimum, so ProbeRTT is not needed.
+// Exact equality almost never happens on a real path, where timestamps jitter by
+// microseconds. A path whose delay grew by more than this still re-measures after 10 s.
+constexpr double kMinRttConfirmFraction = 1.0 / 16.0;
+constexpr Duration kMinRttConfirmFloor = std::chrono::microseconds(50);
+// A round in which not one RTT sample came within this of the min RTT (an eighth of it,
+// and never less than the floor, above a busy host's scheduling noise) ran over a standing
+// queue: the bandwidth estimate is a little high (ACK jitter makes delivery-rate samples
+// run ahead of the link, and the filter keeps the highest), and pacing 1% under it does
+// not drain what probing left. Cruising then paces this much under the estimate until a
+// sample shows the queue gone. A busy bottleneck stays busy while its queue drains.
+constexpr double kStandingQueueFraction = 1.0 / 8.0;
+constexpr Duration kStandingQueueFloor = milliseconds(1);
+constexpr double kStandingQueueGain = 0.95;
 constexpr Duration kDefaultInitialRtt = milliseconds(100);
 
 // A round whose loss rate is at or below this is noise, not congestion (BBRv2).
@@ -145,6 +164,7 @@ void BbrController::on_ack(const AckEvent& ack) noexcept {
   round_start_ = false;
   if (rate.delivered > 0 && rate.prior_delivered >= next_round_delivered_) start_round(ack);
   round_max_rtt_ = std::max(round_max_rtt_, rate.rtt);
+  if (rate.rtt > Duration::zero()) round_min_rtt_ = std::min(round_min_rtt_, rate.rtt);
 
   if (rate.delivery_rate > 0) {
     const bool limited = rate.is_app_limited || sender_limited_;
@@ -217,6 +237,9 @@ void BbrController::start_round(const AckEvent& ack) noexcept {
   round_lost_packets_ = 0;
   round_max_inflight_ = ack.bytes_in_flight;
   round_max_rtt_ = Duration::zero();
+  standing_queue_ = round_min_rtt_ != Duration::max() && min_rtt_ != Duration::max() &&
+                    round_min_rtt_ > min_rtt_ + standing_queue_margin();
+  round_min_rtt_ = Duration::max();
 }
 
 bool BbrController::round_saw_queue() const noexcept {
@@ -330,6 +353,8 @@ void BbrController::update_min_rtt(const AckEvent& ack) noexcept {
   if (sample <= min_rtt_ || expired) {
     min_rtt_ = sample;
     min_rtt_stamp_ = ack.now;
+  } else if (sample <= min_rtt_ + min_rtt_confirm_tolerance()) {
+    min_rtt_stamp_ = ack.now;
   }
   if (expired && state_ != BbrState::probe_rtt) enter_probe_rtt();
 }
@@ -342,8 +367,22 @@ void BbrController::enter_probe_rtt() noexcept {
   probe_rtt_round_done_ = false;
 }
 
+Duration BbrController::standing_queue_margin() const noexcept {
+  return std::max(std::chrono::duration_cast<Duration>(min_rtt_ * kStandingQueueFraction),
+                  Duration{kStandingQueueFloor});
+}
+
+Duration BbrController::min_rtt_confirm_tolerance() const noexcept {
+  return std::max(std::chrono::duration_cast<Duration>(min_rtt_ * kMinRttConfirmFraction),
+                  Duration{kMinRttConfirmFloor});
+}
+
+std::uint64_t BbrController::probe_rtt_window() const noexcept {
+  return std::max({scale(bdp(), kProbeRttCwndGain), kProbeRttMinPackets * mss_, minimum_window_});
+}
+
 void BbrController::handle_probe_rtt(const AckEvent& ack) noexcept {
-  const std::uint64_t probe_window = std::max(kProbeRttWindowPackets * mss_, minimum_window_);
+  const std::uint64_t probe_window = probe_rtt_window();
   if (!probe_rtt_done_stamp_set_) {
     if (ack.bytes_in_flight > probe_window) return;
     // The queue is gone: hold the small flight for 200 ms and at least one round trip so
@@ -374,7 +413,9 @@ void BbrController::update_pacing_rate() noexcept {
     pacing_rate_ = static_cast<Bandwidth>(kStartupPacingGain * initial);
     return;
   }
-  const auto rate = static_cast<Bandwidth>(pacing_gain_ * kPacingMargin * static_cast<double>(bw));
+  double gain = pacing_gain_;
+  if (state_ == BbrState::probe_bw && gain == 1.0 && standing_queue_) gain = kStandingQueueGain;
+  const auto rate = static_cast<Bandwidth>(gain * kPacingMargin * static_cast<double>(bw));
   // In Startup the rate only rises: an early low sample must not slow the search.
   if (full_bw_reached_ || rate > pacing_rate_) pacing_rate_ = rate;
 }
@@ -400,7 +441,7 @@ void BbrController::update_window(const AckEvent& ack) noexcept {
 std::uint64_t BbrController::congestion_window() const noexcept {
   std::uint64_t window = window_;
   if (state_ == BbrState::probe_rtt) {
-    window = std::min(window, std::max(kProbeRttWindowPackets * mss_, minimum_window_));
+    window = std::min(window, probe_rtt_window());
   }
   std::uint64_t cap = inflight_hi_;
   if (cap != kUnbounded && state_ == BbrState::probe_bw && cycle_index_ != kProbeUpPhase) {

@@ -11,7 +11,8 @@
 // States: Startup (pacing gain 2.77, until the bandwidth stops growing by 25% for three
 // rounds, or loss is excessive) -> Drain (empty the queue Startup built) -> ProbeBW (the
 // eight-phase gain cycle 1.25, 0.75, 1 x 6, one phase per min RTT) <-> ProbeRTT (window of
-// four datagrams for 200 ms once the min RTT has not been refreshed for 10 s).
+// half the BDP for 200 ms and a round, once no sample within 1/16 of the min RTT has come
+// for 10 s).
 #pragma once
 
 #include <array>
@@ -97,6 +98,9 @@ class BbrController final : public CongestionController {
   void enter_probe_bw(Instant now, std::size_t phase) noexcept;
   void advance_probe_bw_phase(const AckEvent& ack) noexcept;
   void enter_probe_rtt() noexcept;
+  [[nodiscard]] Duration min_rtt_confirm_tolerance() const noexcept;
+  [[nodiscard]] Duration standing_queue_margin() const noexcept;
+  [[nodiscard]] std::uint64_t probe_rtt_window() const noexcept;
   void handle_probe_rtt(const AckEvent& ack) noexcept;
   void update_pacing_rate() noexcept;
   void update_window(const AckEvent& ack) noexcept;
@@ -158,6 +162,8 @@ class BbrController final : public CongestionController {
   std::uint64_t round_lost_packets_ = 0;
   std::uint64_t round_max_inflight_ = 0;
   Duration round_max_rtt_{};
+  Duration round_min_rtt_ = Duration::max();
+  bool standing_queue_ = false;  // the last round's RTT never came near the min RTT
   // Whether the sender kept up with its pacing rate this round (see kSenderLimitedShare).
   Instant last_send_;
   bool last_send_stamped_ = false;

@@ -36,6 +36,9 @@ struct LinkConfig {
   double loss_probability = 0;
   std::uint64_t seed = 1;
   std::uint64_t max_datagram_size = 1472;
+  // Each ACK comes up to this much late (uniform, seeded; ACKs stay in order), as timer
+  // and scheduling noise makes real RTT samples wander above the path's delay.
+  Duration ack_jitter = Duration::zero();
 };
 
 // Bytes in flight for `rate` over a round trip of 2 x `one_way_delay`.
@@ -205,7 +208,11 @@ class LinkSimulator {
     const Instant start = std::max(now_, link_free_);
     const std::uint64_t backlog = bytes_in(rate_, link_free_ - now_);
     const Instant departure = start + time_to_send(size, rate_);
-    const Instant would_be_ack = departure + 2 * one_way_delay_;
+    Instant would_be_ack = departure + 2 * one_way_delay_ + ack_jitter();
+    if (config_.ack_jitter > Duration::zero()) {
+      would_be_ack = std::max(would_be_ack, last_ack_time_);
+      last_ack_time_ = would_be_ack;
+    }
     bool lost = backlog + size > config_.queue_bytes;
     if (!lost) {
       link_free_ = departure;
@@ -214,6 +221,12 @@ class LinkSimulator {
     // A lost packet is noticed when ACKs for packets sent after it would arrive.
     const Instant when = lost ? would_be_ack + 3 * time_to_send(size, rate_) : would_be_ack;
     events_.push(Event{when, next_sequence_++, number, lost});
+  }
+
+  Duration ack_jitter() {
+    if (config_.ack_jitter <= Duration::zero()) return Duration::zero();
+    const double draw = static_cast<double>(random_() >> 11) * 0x1.0p-53;
+    return std::chrono::duration_cast<Duration>(config_.ack_jitter * draw);
   }
 
   bool random_loss() {
@@ -290,6 +303,7 @@ class LinkSimulator {
   LinkConfig config_;
   Bandwidth rate_;
   Duration one_way_delay_;
+  Instant last_ack_time_{};
   Instant now_;
   Pacer pacer_;
   RttEstimator rtt_;
