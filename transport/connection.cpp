@@ -413,6 +413,7 @@ void Connection::record_sent(const SentPacket& packet, Instant now) {
   if (packet.in_flight) {
     congestion_->on_packet_sent(now, packet.bytes, loss_.bytes_in_flight());
     pacer_.on_sent(now, packet.bytes);
+    last_paced_send_ = now;
   }
   ++stats_.packets_sent;
   stats_.bytes_sent += packet.bytes;
@@ -508,13 +509,29 @@ std::size_t Connection::send_close(std::span<std::byte> out, Instant now) {
   return *size;
 }
 
+std::uint64_t Connection::paced_batch_bytes() const noexcept {
+  const std::uint64_t window = congestion_->congestion_window();
+  const std::uint64_t in_flight = loss_.bytes_in_flight();
+  std::uint64_t bytes = std::min(pacer_.quantum(), window > in_flight ? window - in_flight : 0);
+  std::uint64_t waiting = 0;
+  for (const auto& entry : streams_) {
+    waiting += entry.second.send.bytes_unsent() + entry.second.send.bytes_lost();
+    if (waiting >= bytes) break;
+  }
+  bytes = std::min(bytes, waiting);
+  return std::max(bytes, max_datagram_size_);
+}
+
 std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   const bool ack_due = acks_.ack_due(now);
   const bool probing = probes_due_ > 0;
   bool may_send =
       probing || loss_.bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window();
-  if (may_send && !probing && pacer_.next_send_time(now, max_datagram_size_) > now) {
-    may_send = false;
+  if (may_send && !probing) {
+    // The first packet of a pass waits for a whole batch's worth of tokens; the rest of
+    // the pass (the same `now`) only for their own size.
+    const std::uint64_t due = last_paced_send_ == now ? max_datagram_size_ : paced_batch_bytes();
+    if (pacer_.next_send_time(now, due) > now) may_send = false;
   }
   const bool control_due =
       max_data_due_ || std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
@@ -671,7 +688,7 @@ std::optional<Instant> Connection::next_timer() const noexcept {
       loss_.bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window() &&
       std::any_of(streams_.begin(), streams_.end(),
                   [](const auto& entry) { return entry.second.send.has_data_to_send(); })) {
-    consider(pacer_.held_until(max_datagram_size_));
+    consider(pacer_.held_until(paced_batch_bytes()));
   }
   if (idle_timeout() != Duration::max()) consider(last_activity_ + idle_timeout());
   if (state_ == ConnectionState::handshaking) consider(created_ + config_.handshake_timeout);

@@ -185,6 +185,10 @@ class Connection {
   std::size_t send_handshake(std::span<std::byte> out, Instant now);
   std::size_t send_close(std::span<std::byte> out, Instant now);
   std::size_t send_data(std::span<std::byte> out, Instant now);
+  // What a new paced batch waits for: a pacing quantum, or less when the window or the
+  // data waiting allow less; at least one datagram. Batches cut to the quantum are what
+  // let a paced sender make one system call per quantum, not one per datagram.
+  [[nodiscard]] std::uint64_t paced_batch_bytes() const noexcept;
   std::size_t send_packet(std::span<std::byte> out, Instant now);
   void add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
                          std::uint64_t& stream_bytes);
@@ -205,6 +209,9 @@ class Connection {
   AckScheduler acks_;
   std::unique_ptr<CongestionController> congestion_;
   Pacer pacer_;
+  // When the last in-flight packet left: a pass that already sent (the same `now`) goes on
+  // while the bucket holds a datagram; a new one waits for paced_batch_bytes().
+  Instant last_paced_send_;
   SendCredit connection_send_credit_;
   ReceiveCredit connection_receive_credit_;
   std::uint64_t connection_bytes_sent_ = 0;  // highest offsets sent, summed over streams
