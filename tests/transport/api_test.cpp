@@ -273,6 +273,61 @@ TEST_CASE("a full queue reports back-pressure; nothing accepted is lost") {
   CHECK(reader.mismatches == 0);
 }
 
+TEST_CASE("a back-pressured sender that waits is woken when its queue has room again") {
+  NodeOptions client_options = loopback_options();
+  client_options.stream_send_queue = 64 << 10;
+  Pair pair(loopback_options(), client_options);
+  Stream stream = *pair.client_side.open_stream();
+  // The receiver reads nothing yet: fill the queue and the windows until back-pressure
+  // stays after the I/O thread had its turn.
+  std::uint64_t accepted = 0;
+  const auto deadline = Clock::now() + 10s;
+  for (int quiet = 0; quiet < 3 && Clock::now() < deadline;) {
+    if (stream.send(message(stream.id(), accepted, 8000)) == SendStatus::accepted) {
+      ++accepted;
+      quiet = 0;
+    } else {
+      ++quiet;
+      pair.server_side.wait(pair.server_side.events(), 20ms);
+    }
+  }
+  REQUIRE(stream.send(message(stream.id(), accepted, 8000)) == SendStatus::back_pressured);
+
+  // Now the server reads; the client waits on its connection, which sees no message and no
+  // status change: only the queue's room can end its waits before their 10 s timeout.
+  std::atomic<bool> reading{true};
+  CheckedReader reader(stream.id(), 8000);
+  std::thread consumer([&] {
+    const auto end = Clock::now() + 20s;
+    while (reading.load() && Clock::now() < end) {
+      const auto seen = pair.server_side.events();
+      reader.poll(pair.server_side);
+      pair.server_side.wait(seen, 5ms);
+    }
+  });
+  const std::uint64_t target = accepted + 64;  // more than the queue holds
+  int timeouts = 0;
+  while (accepted < target && Clock::now() < deadline + 10s) {
+    const auto seen = pair.client_side.events();
+    if (stream.send(message(stream.id(), accepted, 8000)) == SendStatus::accepted) {
+      ++accepted;
+      continue;
+    }
+    const auto before = Clock::now();
+    pair.client_side.wait(seen, 10s);
+    if (Clock::now() - before >= 10s) ++timeouts;
+  }
+  reading.store(false);
+  consumer.join();
+  CHECK(accepted == target);
+  CHECK(timeouts == 0);
+  CHECK(wait_until(pair.server_side, [&] {
+    reader.poll(pair.server_side);
+    return reader.read == accepted;
+  }));
+  CHECK(reader.mismatches == 0);
+}
+
 TEST_CASE("claim and commit hand over a message written in place") {
   Pair pair;
   Stream stream = *pair.client_side.open_stream();

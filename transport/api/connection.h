@@ -54,7 +54,8 @@ class Connection {
   bool wait_established(std::chrono::milliseconds timeout);
   // Waiting without polling: read events(), look at the streams, and if there is nothing
   // to do, wait(seen, timeout) returns once something happened since (a message, a new
-  // stream, a status change), or after the timeout.
+  // stream, a status change, half of a stream's send queue free again after its send()
+  // or claim() reported back_pressured), or after the timeout.
   [[nodiscard]] std::uint64_t events() const noexcept;
   void wait(std::uint64_t seen, std::chrono::milliseconds timeout);
 

@@ -467,6 +467,18 @@ bool Runtime::quiesce() {
   return found;
 }
 
+void Runtime::offer_room(ConnectionChannel& channel, StreamChannel& stream) {
+  // Pairs with the fence in Stream::claim_room(): a request made before this point is seen
+  // here, or the sender's second look found the room. Half the ring, not any room: a
+  // sender woken for every freed message would cost a wake-up per message.
+  full_fence();
+  if (stream.wants_room.load(std::memory_order_relaxed) &&
+      stream.outbound.used_bytes() <= stream.outbound.capacity() / 2 &&
+      stream.wants_room.exchange(false)) {
+    notify(channel);
+  }
+}
+
 bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
   transport::Connection& core = *channel.core;
   bool moved = false;
@@ -477,6 +489,7 @@ bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
     // Back-pressured: the stream stays active and is tried again on every pass.
     if (status == transport::AppendStatus::back_pressured) {
       activate(channel, stream);
+      if (moved) offer_room(channel, stream);
       return moved;
     }
     // accepted, or an error the app side already ruled out (then the connection is gone
@@ -484,6 +497,7 @@ bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
     stream.outbound.release();
     moved = true;
   }
+  if (moved) offer_room(channel, stream);
   if (!stream.finish_passed && stream.finish_requested.load(std::memory_order_acquire) &&
       stream.outbound.peek().empty()) {
     core.finish_stream(stream.id);

@@ -63,6 +63,9 @@ struct StreamChannel {
   std::atomic<bool> delivery_paused{false};
   // The peer's FIN arrived (or the connection ended) and every message is in `inbound`.
   std::atomic<bool> peer_finished{false};
+  // send() or claim() found `outbound` full: the I/O thread notifies the connection's
+  // waiters once half of it is free again, so a sender waits instead of polling.
+  std::atomic<bool> wants_room{false};
 
   // I/O thread only.
   bool finish_passed = false;  // finish_stream() given to the connection
@@ -190,6 +193,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool run_commands(Instant now);
   void handle(Command& command, Instant now);
   bool pump_outbound(ConnectionChannel& channel, StreamChannel& stream);
+  // After messages left `stream`'s outbound ring: notifies a sender waiting for room.
+  static void offer_room(ConnectionChannel& channel, StreamChannel& stream);
   void activate(ConnectionChannel& channel, StreamChannel& stream);
   bool quiesce();
   // Hands received messages over; true if there were any.

@@ -62,7 +62,7 @@ SendStatus Stream::check_send(std::size_t size) const noexcept {
 SendStatus Stream::send(std::span<const std::byte> message) {
   const SendStatus status = check_send(message.size());
   if (status != SendStatus::accepted) return status;
-  auto room = channel_->outbound.try_claim(message.size());
+  auto room = claim_room(message.size());
   if (room.empty()) return SendStatus::back_pressured;
   std::memcpy(room.data(), message.data(), message.size());
   channel_->outbound.commit();
@@ -74,7 +74,7 @@ std::span<std::byte> Stream::claim(std::size_t size, SendStatus* why) {
   SendStatus status = check_send(size);
   std::span<std::byte> room;
   if (status == SendStatus::accepted) {
-    room = channel_->outbound.try_claim(size);
+    room = claim_room(size);
     if (room.empty()) status = SendStatus::back_pressured;
   }
   if (why != nullptr) *why = status;
@@ -86,6 +86,17 @@ SendStatus Stream::commit(std::size_t size) {
   channel_->outbound.commit(size);
   ring_doorbell();
   return SendStatus::accepted;
+}
+
+std::span<std::byte> Stream::claim_room(std::size_t size) {
+  auto room = channel_->outbound.try_claim(size);
+  if (!room.empty()) return room;
+  // Ask for a notification, then look again (a fence between, paired with the fence after
+  // the I/O thread frees records): either this look finds the room freed meanwhile, or
+  // the I/O thread sees the request and notifies.
+  channel_->wants_room.store(true, std::memory_order_relaxed);
+  detail::full_fence();
+  return channel_->outbound.try_claim(size);
 }
 
 void Stream::ring_doorbell() {

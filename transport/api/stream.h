@@ -83,6 +83,8 @@ class Stream {
       : channel_(std::move(channel)), connection_(std::move(connection)) {}
   [[nodiscard]] SendStatus check_send(std::size_t size) const noexcept;
   void ring_doorbell();
+  // The outbound ring's room for `size` bytes; when full, asks for a room notification.
+  std::span<std::byte> claim_room(std::size_t size);
 
   std::shared_ptr<detail::StreamChannel> channel_;
   std::shared_ptr<detail::ConnectionChannel> connection_;
