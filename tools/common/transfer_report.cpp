@@ -122,6 +122,42 @@ std::string format_summary(const TransferReport& r) {
   return summary;
 }
 
+namespace {
+
+std::string event(std::string_view name, const std::string& data) {
+  return "{\"event\":" + json_quote(name) + ",\"data\":" + data + "}";
+}
+
+}  // namespace
+
+std::string format_start_event(std::uint64_t id, std::string_view peer, std::string_view io) {
+  JsonObject json;
+  json.add("id", id).add("peer", peer).add("io", io);
+  return event("start", json.str());
+}
+
+std::string format_interval_event(const IntervalSample& s) {
+  const double seconds = s.end - s.start;
+  const double bits_per_second =
+      seconds > 0.0 ? static_cast<double>(s.bytes) * 8.0 / seconds : 0.0;
+  JsonObject json;
+  json.add("id", s.id)
+      .add("start", s.start)
+      .add("end", s.end)
+      .add("bytes", s.bytes)
+      .add("bits_per_second", bits_per_second)
+      .add("retransmitted_bytes", s.retransmitted_bytes)
+      .add("packets_lost", s.packets_lost)
+      .add("cwnd_bytes", s.cwnd_bytes)
+      .add("rtt_us", s.rtt_us)
+      .add("direction", s.direction);
+  return event("interval", json.str());
+}
+
+std::string format_end_event(const TransferReport& report) {
+  return event("end", format_json(report));
+}
+
 std::string format_json(const TransferReport& r) {
   JsonObject json;
   json.add("role", r.role)

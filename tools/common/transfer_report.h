@@ -22,6 +22,9 @@ struct IntervalSample {
   double rtt_us = 0.0;  // smoothed
   // With both directions at once (--bidir): "TX" or "RX" at the end of the line.
   const char* tag = "";
+  // --json-stream: "sent", "received" or "both" (dwcp-recv with --bidir), from this
+  // program's side.
+  const char* direction = "sent";
 };
 
 // RTT over a connection's life: the transport's minimum, its smoothed value at the end,
@@ -86,5 +89,12 @@ std::string format_interval(const IntervalSample& sample);
 std::string format_summary(const TransferReport& report);
 // One JSON object, one line, no newline.
 std::string format_json(const TransferReport& report);
+
+// --json-stream: one event per line, {"event": NAME, "data": OBJECT}, no newline.
+// "start": a transfer began (id, peer, io); "interval": an interval line's fields;
+// "end": the summary, as format_json().
+std::string format_start_event(std::uint64_t id, std::string_view peer, std::string_view io);
+std::string format_interval_event(const IntervalSample& sample);
+std::string format_end_event(const TransferReport& report);
 
 }  // namespace dwcp::tools

@@ -16,6 +16,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+// Passes that yield while the send queues are full before waiting to be told of room: a
+// few, since room often comes back within a pass of the I/O thread.
+constexpr int kYieldPasses = 8;
+
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -89,7 +93,11 @@ void ClientSession::run() {
   Clock::time_point last_data = start;
   std::optional<Clock::time_point> reverse_done;
 
-  if (!options_.json) {
+  if (options_.json_stream) {
+    const std::scoped_lock hold(output_.lock);
+    std::fprintf(output_.out, "%s\n", format_start_event(id_, report.peer, report.io).c_str());
+    std::fflush(output_.out);
+  } else if (!options_.json) {
     const std::scoped_lock hold(output_.lock);
     std::fprintf(output_.out, "[%3llu] accepted %s\n", static_cast<unsigned long long>(id_),
                  report.peer.c_str());
@@ -188,8 +196,14 @@ void ClientSession::run() {
       sample.packets_lost = stats.packets_lost - last_lost;
       sample.cwnd_bytes = stats.congestion_window;
       sample.rtt_us = std::chrono::duration<double, std::micro>(stats.smoothed_rtt).count();
+      // Data this side sent is a reverse stream's (-R, --bidir): the sum covers both.
+      sample.direction = sent == 0 ? "received" : (bytes == 0 ? "sent" : "both");
       const std::scoped_lock hold(output_.lock);
-      std::fputs(format_interval(sample).c_str(), output_.out);
+      if (options_.json_stream) {
+        std::fprintf(output_.out, "%s\n", format_interval_event(sample).c_str());
+      } else {
+        std::fputs(format_interval(sample).c_str(), output_.out);
+      }
       std::fflush(output_.out);
       last_seconds = sample.end;
     }
@@ -226,14 +240,14 @@ void ClientSession::run() {
       break;
     }
     if (sending) {
-      // As dwcp-send does: spin a little while the queues are full, then give the I/O
-      // thread the CPU.
+      // As dwcp-send does: yield a little while the queues are full, then wait for the I/O
+      // thread to free half a queue (or for a message).
       if (progressed || read != 0) {
         idle_passes = 0;
-      } else if (++idle_passes < 64) {
+      } else if (++idle_passes < kYieldPasses) {
         std::this_thread::yield();
       } else {
-        std::this_thread::sleep_for(50us);
+        connection_.wait(seen, 10ms);
       }
       continue;
     }
@@ -335,6 +349,8 @@ void ClientSession::run() {
     for (const TransferReport* r : reports) {
       if (options_.json) {
         std::fprintf(output_.out, "%s\n", format_json(*r).c_str());
+      } else if (options_.json_stream) {
+        std::fprintf(output_.out, "%s\n", format_end_event(*r).c_str());
       } else {
         std::fputs(format_summary(*r).c_str(), output_.out);
       }

@@ -9,12 +9,14 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
   ArgCursor cursor(args);
   while (!cursor.done()) {
     const std::string_view name = cursor.next();
-    const bool flag = name == "--json" || name == "-J" || name == "--one-off" || name == "-1" ||
+    const bool flag = name == "--json" || name == "-J" || name == "--json-stream" ||
+                      name == "--one-off" || name == "-1" ||
                       name == "--version" || name == "-v" || name == "--help" || name == "-h" ||
                       name == "-s" || name == "--server" || name == "--stdout";
     if (flag) {
       if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
       if (name == "--json" || name == "-J") options.json = true;
+      if (name == "--json-stream") options.json_stream = true;
       if (name == "--one-off" || name == "-1") options.one_off = true;
       if (name == "--stdout") options.to_stdout = true;
       if (name == "--version" || name == "-v") options.action = RecvOptions::Action::version;
@@ -49,6 +51,9 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
       (name == "--idle-timeout" ? options.idle_timeout : options.interval) = *seconds;
     }
   }
+  if (options.json && options.json_stream) {
+    return std::unexpected(usage_error("--json-stream", "cannot be combined with --json"));
+  }
   if (options.to_stdout && !options.output.empty()) {
     return std::unexpected(usage_error("--stdout", "cannot be combined with --output"));
   }
@@ -65,7 +70,8 @@ std::string recv_usage() {
          "  -o, --output DIR          write received files under DIR (default: verify, drop)\n"
          "      --stdout              write the one file or stdin received to stdout; reports\n"
          "                            go to stderr\n"
-         "  -J, --json                one JSON object per client summary, nothing else\n" +
+         "  -J, --json                one JSON object per client summary, nothing else\n"
+         "      --json-stream         JSON events, one per line: start, interval, end per client\n" +
          node_flags_usage() +
          "  -v, --version             version\n"
          "  -h, --help                this text\n";

@@ -1,6 +1,6 @@
 // dwcp-recv's command line (docs/tools.md), parsed without I/O so it is unit-tested:
 //
-//   dwcp-recv [-B ADDRESS] [-p PORT] [-i INTERVAL] [--json] [--one-off]
+//   dwcp-recv [-B ADDRESS] [-p PORT] [-i INTERVAL] [--json | --json-stream] [--one-off]
 //             [--idle-timeout SECONDS] [-o DIR | --stdout] [--io KIND] [--zerocopy MODE]
 //             [--threads MODE] [--cpus LIST] [--version] [--help]
 #pragma once
@@ -24,6 +24,7 @@ struct RecvOptions {
   double interval = 1.0;      // 0: no interval lines
   double idle_timeout = 0.0;  // exit after this long without a client; 0: never
   bool json = false;
+  bool json_stream = false;  // start, interval and end events, one JSON object a line
   bool one_off = false;
   // -o: received files go under this directory; empty: they are hashed and dropped.
   std::string output;

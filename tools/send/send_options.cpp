@@ -12,11 +12,13 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
   while (!cursor.done()) {
     const std::string_view name = cursor.next();
     // Flags without a value.
-    if (name == "--json" || name == "-J" || name == "--version" || name == "-v" ||
+    if (name == "--json" || name == "-J" || name == "--json-stream" || name == "--version" ||
+        name == "-v" ||
         name == "--help" || name == "-h" || name == "-R" || name == "--reverse" ||
         name == "--bidir") {
       if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
       if (name == "--json" || name == "-J") options.json = true;
+      if (name == "--json-stream") options.json_stream = true;
       if (name == "-R" || name == "--reverse") options.reverse = true;
       if (name == "--bidir") options.bidir = true;
       if (name == "--version" || name == "-v") options.action = SendOptions::Action::version;
@@ -96,6 +98,9 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
     }
   }
   if (options.action != SendOptions::Action::run) return options;
+  if (options.json && options.json_stream) {
+    return std::unexpected(usage_error("--json-stream", "cannot be combined with --json"));
+  }
   if (options.host.empty())
     return std::unexpected(usage_error("-c", "a host to send to is required"));
   // A file's size (or stdin's end) decides how much is sent.
@@ -150,6 +155,8 @@ std::string send_usage() {
          "      --bidir              both directions at once, each on -P streams\n" +
          node_flags_usage() +
          "  -J, --json               print the summary as one JSON object\n"
+         "      --json-stream        print JSON events, one per line, as they happen: start,\n"
+         "                           interval (every -i), end (the --json summary)\n"
          "  -v, --version            version, SIMD level, I/O backends, and a self-test\n"
          "  -h, --help               this text\n";
 }

@@ -3,7 +3,7 @@
 //   dwcp-send -c HOST [-p PORT] [-t SECONDS | -n BYTES] [-P STREAMS] [-l MESSAGE_SIZE]
 //             [-C bbr|cubic|fixed] [-b RATE] [-i INTERVAL] [--connect-timeout SECONDS]
 //             [-F PATH] [-R | --bidir] [--io KIND] [--zerocopy MODE] [--threads MODE]
-//             [--cpus LIST] [--json] [--version] [--help]
+//             [--cpus LIST] [--json | --json-stream] [--version] [--help]
 //
 // Flags mean what they mean in iperf3 where iperf3 has them.
 #pragma once
@@ -37,6 +37,7 @@ struct SendOptions {
   double interval = 1.0;        // 0: no interval lines
   double connect_timeout = 5.0;
   bool json = false;
+  bool json_stream = false;  // start, interval and end events, one JSON object a line
   // -F: a file, a directory tree, or "-" for stdin, instead of the test pattern.
   std::string file;
   // -R: the receiver sends the test pattern to us (-t, -n, -P, -l, -C and -b go to it in

@@ -35,6 +35,9 @@ constexpr std::size_t kSendQueue = std::size_t{4} << 20;
 constexpr std::size_t kConnectionSendBuffer = std::size_t{64} << 20;
 // A graceful close waits this long for the last bytes to be acknowledged.
 constexpr auto kCloseTimeout = 60s;
+// Passes that yield while the send queues are full before waiting to be told of room: a
+// few, since room often comes back within a pass of the I/O thread.
+constexpr int kYieldPasses = 8;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -111,6 +114,7 @@ class IntervalPrinter {
  public:
   IntervalPrinter(const SendOptions& options, std::FILE* out, Clock::time_point start)
       : enabled_(options.interval > 0.0 && !options.json),
+        json_(options.json_stream),
         interval_(options.interval),
         out_(out),
         start_(start),
@@ -118,7 +122,7 @@ class IntervalPrinter {
                           std::chrono::duration<double>(options.interval))),
         sent_(!options.reverse),
         received_(options.reverse || options.bidir) {
-    if (enabled_) std::fputs(interval_header().c_str(), out_);
+    if (enabled_ && !json_) std::fputs(interval_header().c_str(), out_);
   }
 
   // `bytes`: sent and received so far.
@@ -155,7 +159,12 @@ class IntervalPrinter {
         sample.bytes = bytes[at] - last_bytes_[at];
         // Both directions at once: say which line is which, as iperf3 --bidir does.
         sample.tag = sent_ && received_ ? (direction == Direction::sent ? "TX" : "RX") : "";
-        std::fputs(format_interval(sample).c_str(), out_);
+        sample.direction = direction == Direction::sent ? "sent" : "received";
+        if (json_) {
+          std::fprintf(out_, "%s\n", format_interval_event(sample).c_str());
+        } else {
+          std::fputs(format_interval(sample).c_str(), out_);
+        }
       }
       std::fflush(out_);
       last_seconds_ = sample.end;
@@ -169,6 +178,7 @@ class IntervalPrinter {
   }
 
   bool enabled_;
+  bool json_;  // --json-stream: interval events instead of lines
   double interval_;
   std::FILE* out_;
   Clock::time_point start_;
@@ -290,7 +300,9 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   const Clock::time_point deadline =
       start + std::chrono::duration_cast<Clock::duration>(
                   std::chrono::duration<double>(timed ? options.seconds : 24.0 * 3600.0));
-  if (!options.json && options.interval > 0.0) {
+  if (options.json_stream) {
+    std::fprintf(out, "%s\n", format_start_event(1, peer->to_string(), io).c_str());
+  } else if (!options.json && options.interval > 0.0) {
     std::fprintf(out, "io: %s\n", io.c_str());
   }
   IntervalPrinter intervals(options, out, start);
@@ -390,11 +402,12 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     }
     if (progressed) {
       idle_passes = 0;
-    } else if (++idle_passes < 64) {
+    } else if (++idle_passes < kYieldPasses) {
       std::this_thread::yield();
     } else {
-      // Every queue is full (or empty): the I/O thread needs the CPU more than we do.
-      std::this_thread::sleep_for(50us);
+      // Every queue is full (or empty): the I/O thread needs the CPU more than we do, and
+      // says when half a queue is free again (or a message or verdict comes in).
+      connection.wait(seen, 10ms);
     }
   }
 
@@ -495,6 +508,8 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   for (const TransferReport* r : reports) {
     if (options.json) {
       std::fprintf(out, "%s\n", format_json(*r).c_str());
+    } else if (options.json_stream) {
+      std::fprintf(out, "%s\n", format_end_event(*r).c_str());
     } else {
       std::fputs(format_summary(*r).c_str(), out);
     }
