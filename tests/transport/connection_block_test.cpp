@@ -271,8 +271,8 @@ Simulation established(std::uint64_t server_cache_keys) {
 void inject(Simulation& sim, std::initializer_list<dwcp::proto::Frame> frames) {
   static std::uint64_t packet_number = 100'000;
   Bytes out(1500);
-  auto builder = dwcp::proto::PacketBuilder::short_header(out, sim.server()->local_id(),
-                                                          packet_number++, 4);
+  auto builder =
+      dwcp::proto::PacketBuilder::short_header(out, sim.server()->local_id(), packet_number++, 4);
   REQUIRE(builder);
   for (const auto& frame : frames) REQUIRE(builder->add(frame));
   const auto size = builder->finish();
