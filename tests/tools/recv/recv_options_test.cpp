@@ -32,6 +32,7 @@ TEST_CASE("defaults listen on every address, port 5301, one line a second") {
   CHECK(o->interval == doctest::Approx(1.0));
   CHECK(o->idle_timeout == doctest::Approx(0.0));
   CHECK_FALSE(o->json);
+  CHECK_FALSE(o->json_stream);
   CHECK_FALSE(o->one_off);
 }
 
@@ -50,6 +51,8 @@ TEST_CASE("every option is taken") {
 
 TEST_CASE("bad command lines name the option and the problem") {
   CHECK(error_of({"--nope"}) == "--nope: unknown option (see --help)");
+  CHECK(error_of({"--json-stream", "-J"}) == "--json-stream: cannot be combined with --json");
+  CHECK(error_of({"--json-stream=1"}) == "--json-stream: takes no value");
   CHECK(error_of({"-p"}) == "-p: needs a value");
   CHECK(error_of({"-p", "x"}).starts_with("-p: 'x' is not a port"));
   CHECK(error_of({"-i", "-1"}).starts_with("-i: '-1' is negative"));

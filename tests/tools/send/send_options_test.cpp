@@ -39,6 +39,7 @@ TEST_CASE("defaults follow iperf3") {
   CHECK(o->congestion == CongestionAlgorithm::bbr);
   CHECK(o->interval == doctest::Approx(1.0));
   CHECK_FALSE(o->json);
+  CHECK_FALSE(o->json_stream);
 }
 
 TEST_CASE("every option is taken, short and long") {
@@ -91,6 +92,8 @@ TEST_CASE("bad command lines name the option and the problem") {
   CHECK(error_of({"-c", "h", "-C", "reno"}) == "-C: is bbr, cubic or fixed");
   CHECK(error_of({"-c", "h", "-b", "-5"}).starts_with("-b: '-5' is negative"));
   CHECK(error_of({"-c", "h", "--json=yes"}) == "--json: takes no value");
+  CHECK(error_of({"-c", "h", "--json", "--json-stream"}) ==
+        "--json-stream: cannot be combined with --json");
   CHECK(error_of({"-c", "h", "extra"}).starts_with("extra: unexpected argument"));
 }
 

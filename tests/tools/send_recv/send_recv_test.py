@@ -59,9 +59,9 @@ def run(args, expect_code, expect_message=None, within=None):
 class Receiver:
     """dwcp-recv on a free 127.0.0.1 port (it picks one: -p 0 and says which)."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, report="--json"):
         self.proc = subprocess.Popen(
-            [RECV, "-B", "127.0.0.1", "-p", "0", "--json", *extra],
+            [RECV, "-B", "127.0.0.1", "-p", "0", report, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()
         match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
@@ -529,7 +529,65 @@ def node_flags():
     print(f"ok  8 MiB with {' '.join(flags)}: {sent['io'].split(' ')[0]} at both ends")
 
 
-{"cli-errors": cli_errors, "loopback": loopback, "many-clients": many_clients,
+def events(text, program):
+    """--json-stream output: start, at least two intervals, end; the end's summary."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    kinds = [line["event"] for line in lines]
+    if len(kinds) < 4 or kinds[0] != "start" or kinds[-1] != "end" or \
+            any(k != "interval" for k in kinds[1:-1]):
+        fail(f"{program}: events {kinds}, expected start, intervals, end")
+    start, end = lines[0]["data"], lines[-1]["data"]
+    if set(start) != {"id", "peer", "io"} or not start["io"]:
+        fail(f"{program}: start event {start}")
+    missing = [f for f in FIELDS if f not in end]
+    if missing:
+        fail(f"{program}: end event lacks {missing}")
+    interval_fields = {"id", "start", "end", "bytes", "bits_per_second", "retransmitted_bytes",
+                      "packets_lost", "cwnd_bytes", "rtt_us", "direction"}
+    moved = 0
+    previous_end = 0.0
+    for line in lines[1:-1]:
+        data = line["data"]
+        if set(data) != interval_fields:
+            fail(f"{program}: interval fields {sorted(data)}")
+        if abs(data["start"] - previous_end) > 1e-6 or data["end"] <= data["start"]:
+            fail(f"{program}: intervals not contiguous: {data}")
+        previous_end = data["end"]
+        moved += data["bytes"]
+    # The intervals cover the transfer up to a last stretch shorter than a tenth of one.
+    if not 0.5 * end["bytes"] <= moved <= end["bytes"]:
+        fail(f"{program}: intervals add up to {moved} bytes of {end['bytes']}")
+    return lines, end
+
+
+def json_stream():
+    receiver = Receiver("--one-off", "-i", "0.1", report="--json-stream")
+    try:
+        sent = subprocess.run(
+            [SEND, "-c", "127.0.0.1", "-p", receiver.port, "-t", "0.6", "-b", "200M",
+             "-i", "0.1", "--json-stream"],
+            capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    finally:
+        code, out, err = receiver.finish()
+    if sent.returncode != 0 or code != 0:
+        fail(f"exit {sent.returncode} / {code}: {sent.stderr} {err}")
+    send_lines, send_end = events(sent.stdout, "dwcp-send")
+    recv_lines, recv_end = events(out, "dwcp-recv")
+    if send_end["role"] != "sender" or recv_end["role"] != "receiver":
+        fail("end events' roles")
+    if send_end["bytes"] != recv_end["bytes"] or recv_end["verification_errors"] != 0:
+        fail(f"sent {send_end['bytes']}, received {recv_end['bytes']}")
+    if {line["data"]["direction"] for line in send_lines[1:-1]} != {"sent"} or \
+            {line["data"]["direction"] for line in recv_lines[1:-1]} != {"received"}:
+        fail("interval directions")
+    for program in (SEND, RECV):
+        target = ["-c", "127.0.0.1"] if program == SEND else []
+        run([program, *target, "--json", "--json-stream"], 2, "--json-stream")
+    print(f"ok  --json-stream: {len(send_lines)} sender and {len(recv_lines)} receiver events, "
+          f"{send_end['bytes']} bytes")
+
+
+{"cli-errors": cli_errors, "json-stream": json_stream, "loopback": loopback, "many-clients": many_clients,
  "interrupt": interrupt, "files": files, "stdin-stdout": stdin_stdout,
  "hostile-path": hostile_path, "reverse": reverse, "bidir": bidir,
  "node-flags": node_flags}[sys.argv[3]]()
