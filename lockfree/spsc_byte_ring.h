@@ -70,12 +70,15 @@ class SpscByteRing {
 
   // Producer. Publishes the claimed record with its first `size` bytes (at most what was
   // claimed; 0 keeps the whole claim). Precondition: a claim is open.
-  void commit(std::size_t size = 0) noexcept {
+  void commit(std::size_t size = 0) noexcept { commit_tagged(size, 0); }
+  // Producer. commit() with a `tag` (below kMaxTag) the consumer reads back with
+  // peek_tag(): what kind of record this is, for the caller's purposes.
+  void commit_tagged(std::size_t size, std::uint32_t tag) noexcept {
     if (size == 0 || size > claim_size_) size = claim_size_;
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     const std::size_t offset = static_cast<std::size_t>(tail) & mask_;
     if (claim_padding_ != 0) write_header(offset, claim_padding_ - kHeaderSize, kPadding);
-    write_header((offset + claim_padding_) & mask_, size, kData);
+    write_header((offset + claim_padding_) & mask_, size, kData | (tag << kTagShift));
     // Publishes the record; pairs with the acquire load of tail_ in peek().
     tail_.store(tail + claim_padding_ + kHeaderSize + align(size), std::memory_order_release);
     claim_padding_ = 0;
@@ -101,6 +104,17 @@ class SpscByteRing {
     }
   }
 
+  // Consumer. The tag the record peek() returned was committed with (0 by commit()).
+  // Precondition: peek() returned a record.
+  [[nodiscard]] std::uint32_t peek_tag() const noexcept {
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    Header header{};
+    std::memcpy(&header, bytes_ + (static_cast<std::size_t>(head) & mask_), sizeof header);
+    return header.kind >> kTagShift;
+  }
+
+  static constexpr std::uint32_t kMaxTag = std::uint32_t{1} << 24;
+
   // Consumer. Frees the record peek() returned. Precondition: peek() returned one.
   void release() noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
@@ -118,6 +132,7 @@ class SpscByteRing {
   static constexpr std::size_t kHeaderSize = sizeof(Header);
   static constexpr std::uint32_t kData = 1;
   static constexpr std::uint32_t kPadding = 2;
+  static constexpr std::uint32_t kTagShift = 8;  // a data record's kind: kData | tag << 8
 
   static std::size_t align(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
   static std::size_t round_up_capacity(std::size_t n) {

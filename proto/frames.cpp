@@ -20,11 +20,14 @@ bool stream_frame_valid(const StreamFrame& f) noexcept {
          (!f.data.empty() || f.fin);
 }
 
-bool delta_block_valid(const DeltaBlockFrame& f) noexcept {
+// `fragment_length` stands for f.fragment.size(): an encoder may write the fragment later.
+bool delta_block_valid(const DeltaBlockFrame& f, std::size_t fragment_length) noexcept {
   if (f.block_length > kMaxBlockLength || f.new_version <= f.base_version) return false;
+  // A record ends a message, and a message has a last byte.
+  if (f.record_length == 0) return false;
   if (f.record_offset > kMaxVarint || f.record_length > kMaxVarint - f.record_offset) return false;
   if (f.fragment_offset > f.record_length ||
-      f.fragment.size() > f.record_length - f.fragment_offset) {
+      fragment_length > f.record_length - f.fragment_offset) {
     return false;
   }
   switch (f.encoding) {
@@ -137,8 +140,10 @@ void write(WireWriter& w, const StreamFrame& f) noexcept {
   write_stream_fields(w, f, f.data.size());
   w.bytes(f.data);
 }
-void write(WireWriter& w, const DeltaBlockFrame& f) noexcept {
-  if (!delta_block_valid(f)) return w.fail(Errc::invalid_value);
+// The fields of a DELTA_BLOCK frame whose fragment is `length` bytes (f.fragment unread).
+void write_delta_block_fields(WireWriter& w, const DeltaBlockFrame& f,
+                              std::size_t length) noexcept {
+  if (!delta_block_valid(f, length)) return w.fail(Errc::invalid_value);
   w.u8(type_byte(FrameType::delta_block) | (f.fin ? 1u : 0u));
   w.varint(f.stream_id);
   w.varint(f.record_offset);
@@ -150,8 +155,18 @@ void write(WireWriter& w, const DeltaBlockFrame& f) noexcept {
   w.u8(static_cast<std::uint8_t>(f.encoding));
   w.varint(f.record_length);
   w.varint(f.fragment_offset);
-  w.varint(f.fragment.size());
+  w.varint(length);
+}
+void write(WireWriter& w, const DeltaBlockFrame& f) noexcept {
+  write_delta_block_fields(w, f, f.fragment.size());
   w.bytes(f.fragment);
+}
+void write(WireWriter& w, const BlockRequestFrame& f) noexcept {
+  if (f.version == 0) return w.fail(Errc::invalid_value);
+  w.u8(type_byte(FrameType::block_request));
+  w.varint(f.stream_id);
+  w.varint(f.key);
+  w.varint(f.version);
 }
 void write(WireWriter& w, const ClientHelloFrame& f) noexcept {
   w.u8(type_byte(FrameType::client_hello));
@@ -248,7 +263,7 @@ DeltaBlockFrame read_delta_block(WireReader& r, std::uint8_t type) noexcept {
     return f;
   }
   f.encoding = static_cast<BlockEncoding>(encoding);
-  if (!delta_block_valid(f)) r.fail(Errc::invalid_value);
+  if (!delta_block_valid(f, f.fragment.size())) r.fail(Errc::invalid_value);
   return f;
 }
 
@@ -328,6 +343,8 @@ std::string_view to_string(FrameType type) noexcept {
       return "STREAM";
     case FrameType::delta_block:
       return "DELTA_BLOCK";
+    case FrameType::block_request:
+      return "BLOCK_REQUEST";
     case FrameType::client_hello:
       return "CLIENT_HELLO";
     case FrameType::retry:
@@ -345,8 +362,8 @@ FrameType frame_type(const Frame& frame) noexcept {
       FrameType::reset_stream,     FrameType::max_data,     FrameType::max_stream_data,
       FrameType::max_streams,      FrameType::data_blocked, FrameType::stream_data_blocked,
       FrameType::connection_close, FrameType::pmtu_probe,   FrameType::stream,
-      FrameType::delta_block,      FrameType::client_hello, FrameType::retry,
-      FrameType::server_hello,
+      FrameType::delta_block,      FrameType::block_request, FrameType::client_hello,
+      FrameType::retry,            FrameType::server_hello,
   };
   return kTypes[frame.index()];  // never valueless: every alternative is trivially copyable
 }
@@ -367,6 +384,17 @@ Result<std::size_t> encode_stream_header(std::span<std::byte> out, const StreamF
                                          std::size_t length) noexcept {
   WireWriter w(out);
   write_stream_fields(w, frame, length);
+  const std::size_t header = w.written();
+  w.reserve(length);
+  if (!w) return std::unexpected(w.error());
+  return header;
+}
+
+Result<std::size_t> encode_delta_block_header(std::span<std::byte> out,
+                                              const DeltaBlockFrame& frame,
+                                              std::size_t length) noexcept {
+  WireWriter w(out);
+  write_delta_block_fields(w, frame, length);
   const std::size_t header = w.written();
   w.reserve(length);
   if (!w) return std::unexpected(w.error());
@@ -433,6 +461,15 @@ Result<std::size_t> decode_frame(std::span<const std::byte> in, Frame& frame) no
       case FrameType::max_data:
         frame = MaxDataFrame{r.varint()};
         break;
+      case FrameType::block_request: {
+        BlockRequestFrame f;
+        f.stream_id = r.varint();
+        f.key = r.varint();
+        f.version = r.varint();
+        if (r && f.version == 0) r.fail(Errc::invalid_value);
+        frame = f;
+        break;
+      }
       case FrameType::max_stream_data: {
         MaxStreamDataFrame f;
         f.stream_id = r.varint();

@@ -41,6 +41,7 @@ enum class FrameType : std::uint8_t {
   pmtu_probe = 0x0a,
   stream = 0x10,       // 0x10..0x1f, low bits are StreamFlags
   delta_block = 0x20,  // 0x20..0x21, low bit is FIN
+  block_request = 0x22,
   client_hello = 0x30,
   retry = 0x31,
   server_hello = 0x32,
@@ -182,6 +183,15 @@ struct DeltaBlockFrame {
   bool fin = false;
 };
 
+// Asks the peer to send its current version of `key` on `stream_id` whole: the requester
+// holds `version` of the key but could not rebuild it (docs/protocol.md §5.11).
+struct BlockRequestFrame {
+  std::uint64_t stream_id = 0;
+  std::uint64_t key = 0;
+  std::uint64_t version = 0;  // ≥ 1
+  friend bool operator==(const BlockRequestFrame&, const BlockRequestFrame&) = default;
+};
+
 // Transport parameters travel decoded; the decoder rejects invalid ones.
 struct ClientHelloFrame {
   std::span<const std::byte> cookie;  // empty on the first attempt; ≤ kMaxCookieLength
@@ -198,7 +208,7 @@ using Frame =
     std::variant<PaddingFrame, PingFrame, AckFrame, ResetStreamFrame, MaxDataFrame,
                  MaxStreamDataFrame, MaxStreamsFrame, DataBlockedFrame, StreamDataBlockedFrame,
                  ConnectionCloseFrame, PmtuProbeFrame, StreamFrame, DeltaBlockFrame,
-                 ClientHelloFrame, RetryFrame, ServerHelloFrame>;
+                 BlockRequestFrame, ClientHelloFrame, RetryFrame, ServerHelloFrame>;
 // Frames are plain values referring into packet bytes: cheap to copy, never valueless.
 static_assert(std::is_trivially_copyable_v<Frame>);
 
@@ -221,6 +231,12 @@ Result<std::size_t> encode_frame(std::span<std::byte> out, const Frame& frame) n
 // stream bytes once, straight into the packet.
 Result<std::size_t> encode_stream_header(std::span<std::byte> out, const StreamFrame& frame,
                                          std::size_t length) noexcept;
+
+// The same for a DELTA_BLOCK frame with a fragment of `length` bytes: writes its fields and
+// returns their size; out[size, size + length) is the fragment's area.
+Result<std::size_t> encode_delta_block_header(std::span<std::byte> out,
+                                              const DeltaBlockFrame& frame,
+                                              std::size_t length) noexcept;
 
 // Encodes an ACK of `ranges`, which must be disjoint, non-adjacent and sorted largest
 // first (invalid_value otherwise); at most kMaxAckRanges + 1 of them.

@@ -237,6 +237,18 @@ Result<std::span<std::byte>> PacketBuilder::add_stream(const StreamFrame& frame,
   return room.subspan(*header, length);
 }
 
+Result<std::span<std::byte>> PacketBuilder::add_delta_block(const DeltaBlockFrame& frame,
+                                                            std::size_t length) noexcept {
+  if (!frame_allowed(type_, FrameType::delta_block)) {
+    return std::unexpected(Errc::frame_not_allowed);
+  }
+  const auto room = out_.subspan(pos_, limit_ - pos_);
+  auto header = encode_delta_block_header(room, frame, length);
+  if (!header) return std::unexpected(header.error());
+  pos_ += *header + length;
+  return room.subspan(*header, length);
+}
+
 Result<std::size_t> PacketBuilder::add_ack(std::span<const PacketRange> ranges,
                                            std::uint64_t ack_delay) noexcept {
   if (!frame_allowed(type_, FrameType::ack)) return std::unexpected(Errc::frame_not_allowed);

@@ -157,6 +157,10 @@ class PacketBuilder {
   // returns the data area for the caller to fill before finish(); an error leaves the
   // packet unchanged (see encode_stream_header).
   Result<std::span<std::byte>> add_stream(const StreamFrame& frame, std::size_t length) noexcept;
+  // The same for a DELTA_BLOCK frame with a fragment of `length` bytes (frame.fragment is
+  // not read; see encode_delta_block_header).
+  Result<std::span<std::byte>> add_delta_block(const DeltaBlockFrame& frame,
+                                               std::size_t length) noexcept;
   // Appends an ACK of `ranges` (see encode_ack).
   Result<std::size_t> add_ack(std::span<const PacketRange> ranges,
                               std::uint64_t ack_delay) noexcept;

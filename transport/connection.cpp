@@ -51,6 +51,7 @@ class Connection::Recovery final : public PacketVisitor {
       const StreamChunk& chunk = packet.chunks[i];
       if (StreamState* stream = c_.find_stream(chunk.stream_id)) {
         stream->send.on_acked(chunk.offset, chunk.length, chunk.fin);
+        if (stream->blocks_out) stream->blocks_out->release_below(stream->send.acked_prefix());
       }
     }
     if ((packet.control & control_frame::kHandshake) != 0) c_.hello_acked_ = true;
@@ -73,6 +74,11 @@ class Connection::Recovery final : public PacketVisitor {
       c_.hello_due_ = true;
     }
     if ((packet.control & control_frame::kMaxData) != 0) c_.max_data_due_ = true;
+    if ((packet.control & control_frame::kBlockRequest) != 0) {
+      for (auto& [id, stream] : c_.streams_) {
+        if (stream.blocks_in) stream.blocks_in->on_requests_lost();
+      }
+    }
     if ((packet.control & control_frame::kMaxStreamData) != 0) {
       // Send every stream's current limit again: cheaper to track than which it was.
       for (auto& [id, stream] : c_.streams_) {
@@ -292,10 +298,10 @@ void Connection::process_frame(const proto::Frame& frame, proto::PacketType type
     if (!hello_acked_) hello_due_ = true;  // the client did not get our hello yet
     return;
   }
-  if (std::holds_alternative<proto::DeltaBlockFrame>(frame)) {
-    // We offered no delta cache (delta_cache_keys = 0): the peer may not send these.
-    return fail(TransportError::protocol_violation, "DELTA_BLOCK without a delta cache", now);
+  if (const auto* f = std::get_if<proto::DeltaBlockFrame>(&frame)) {
+    return on_delta_block_frame(*f, now);
   }
+  if (const auto* f = std::get_if<proto::BlockRequestFrame>(&frame)) return on_block_request(*f);
   if (std::holds_alternative<proto::RetryFrame>(frame)) {
     return fail(TransportError::protocol_violation, "RETRY inside a connection", now);
   }
@@ -332,19 +338,66 @@ StreamState* Connection::stream_for_peer_frame(std::uint64_t stream_id) {
   return &it->second;
 }
 
-void Connection::on_stream_frame(const proto::StreamFrame& frame, Instant now) {
-  StreamState* stream = stream_for_peer_frame(frame.stream_id);
+StreamState* Connection::stream_for_data_frame(std::uint64_t stream_id, Instant now) {
+  StreamState* stream = stream_for_peer_frame(stream_id);
   if (stream == nullptr) {
-    const bool local = is_local_stream(is_client_, frame.stream_id);
-    return fail(local ? TransportError::stream_state_error : TransportError::stream_limit_error,
-                local ? "STREAM frame for a stream not opened" : "stream limit exceeded", now);
+    const bool local = is_local_stream(is_client_, stream_id);
+    fail(local ? TransportError::stream_state_error : TransportError::stream_limit_error,
+         local ? "data for a stream not opened" : "stream limit exceeded", now);
   }
-  const std::uint64_t before = stream->receive.highest_received();
-  if (auto error = stream->receive.insert(frame.offset, frame.data, frame.fin, frame.message_end)) {
+  return stream;
+}
+
+void Connection::on_stream_frame(const proto::StreamFrame& frame, Instant now) {
+  StreamState* stream = stream_for_data_frame(frame.stream_id, now);
+  if (stream == nullptr) return;
+  receive_stream_data(*stream, frame.offset, frame.data, frame.fin, frame.message_end, now);
+}
+
+void Connection::on_delta_block_frame(const proto::DeltaBlockFrame& frame, Instant now) {
+  StreamState* stream = stream_for_data_frame(frame.stream_id, now);
+  if (stream == nullptr) return;
+  const proto::TransportParameters& ours = config_.params;
+  if (frame.encoding == proto::BlockEncoding::xor_delta &&
+      (ours.delta_cache_keys == 0 || ours.delta_cache_bytes == 0)) {
+    return fail(TransportError::protocol_violation, "XOR delta without a delta cache", now);
+  }
+  // The header is kept until the record is read: records starting within the credit are
+  // all it can keep, at most one per byte of the window. (A record may end past the
+  // credit: its sender sends what the credit covers.)
+  if (frame.record_offset >= stream->receive.offset_limit()) {
+    return fail(TransportError::flow_control_error, "DELTA_BLOCK record beyond the credit", now);
+  }
+  if (!stream->blocks_in) {
+    stream->blocks_in =
+        std::make_unique<BlockReceiver>(ours.delta_cache_keys, ours.delta_cache_bytes);
+  }
+  if (auto error = stream->blocks_in->on_frame(frame, stream->receive.consumed())) {
+    return fail(error->code, error->reason, now);
+  }
+  const bool record_end = frame.fragment_offset + frame.fragment.size() == frame.record_length;
+  receive_stream_data(*stream, frame.record_offset + frame.fragment_offset, frame.fragment,
+                      frame.fin, record_end, now);
+}
+
+void Connection::on_block_request(const proto::BlockRequestFrame& frame) {
+  // A stream we sent no blocks on has nothing to resend: ignored, as a request can outlive
+  // what it asks for.
+  StreamState* stream = find_stream(frame.stream_id);
+  if (stream == nullptr || !stream->blocks_out) return;
+  stream->blocks_out->on_request(frame.key, frame.version);
+  send_block_resends(*stream);
+}
+
+void Connection::receive_stream_data(StreamState& stream, std::uint64_t offset,
+                                     std::span<const std::byte> data, bool fin, bool message_end,
+                                     Instant now) {
+  const std::uint64_t before = stream.receive.highest_received();
+  if (auto error = stream.receive.insert(offset, data, fin, message_end)) {
     return fail(close_code(*error), to_string(*error), now);
   }
   ++stream_frames_received_;
-  const std::uint64_t grown = stream->receive.highest_received() - before;
+  const std::uint64_t grown = stream.receive.highest_received() - before;
   if (grown != 0) {
     connection_bytes_received_ += grown;
     if (!connection_receive_credit_.on_received(connection_bytes_received_)) {
@@ -516,10 +569,13 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   if (may_send && !probing && pacer_.next_send_time(now, max_datagram_size_) > now) {
     may_send = false;
   }
+  for (auto& [id, stream] : streams_) {
+    if (stream.blocks_out && stream.blocks_out->has_requests()) send_block_resends(stream);
+  }
   const bool control_due =
-      max_data_due_ || std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
-        return entry.second.max_stream_data_due;
-      });
+      max_data_due_ || block_requests_due() ||
+      std::any_of(streams_.begin(), streams_.end(),
+                  [](const auto& entry) { return entry.second.max_stream_data_due; });
   const bool data_waiting = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
     return entry.second.send.has_data_to_send();
   });
@@ -548,6 +604,7 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
       sent.control |= control_frame::kMaxStreamData;
       sent.ack_eliciting = true;
     }
+    add_block_requests(*packet, sent);
     std::uint64_t stream_bytes = 0;
     add_stream_frames(*packet, sent, stream_bytes);
     if (!sent.ack_eliciting && probing && packet->add(proto::PingFrame{})) {
@@ -583,9 +640,22 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       // The frame's fields at their largest for this stream: a chunk's offset is at most
       // highest_sent(). Sized exactly, a full packet is exactly max_datagram_size(), so
       // the node can send consecutive ones as one GSO buffer.
-      const std::size_t fields = 1 + proto::varint_size(stream.id) +
-                                 proto::varint_size(sent_before) +
-                                 proto::varint_size(packet.room());
+      std::size_t fields = 1 + proto::varint_size(stream.id) + proto::varint_size(sent_before) +
+                           proto::varint_size(packet.room());
+      // Bytes of a block record go in DELTA_BLOCK frames, whose fields are larger: exact for
+      // new data (it starts at highest_sent()), an upper bound for data sent again.
+      const BlockSender* blocks = stream.blocks_out.get();
+      if (blocks != nullptr && blocks->has_records()) {
+        if (stream.send.bytes_lost() == 0) {
+          if (const proto::DeltaBlockFrame* next = blocks->record_at(sent_before)) {
+            fields = BlockSender::header_size(*next, sent_before - next->record_offset,
+                                              packet.room());
+          }
+        } else {
+          fields = std::max(fields, blocks->max_header_size(packet.room()));
+        }
+      }
+      if (packet.room() <= fields) break;
       std::uint64_t max_bytes = packet.room() - fields;
       if (stream.send.bytes_lost() == 0) {
         // New data needs credit from the stream and from the connection. A message starts
@@ -609,14 +679,24 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       }
       auto chunk = stream.send.next_chunk(max_bytes);
       if (!chunk) break;
-      proto::StreamFrame frame;
-      frame.stream_id = stream.id;
-      frame.offset = chunk->offset;
-      frame.fin = chunk->fin;
-      frame.message_end = chunk->message_end;
       // Fits by construction (`fields` bounds the field encodings). The bytes go from the
       // send buffer straight into the packet.
-      auto data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
+      const proto::DeltaBlockFrame* record =
+          blocks != nullptr && chunk->length > 0 ? blocks->record_at(chunk->offset) : nullptr;
+      proto::Result<std::span<std::byte>> data;
+      if (record != nullptr) {
+        proto::DeltaBlockFrame frame = *record;
+        frame.fragment_offset = chunk->offset - record->record_offset;
+        frame.fin = chunk->fin;
+        data = packet.add_delta_block(frame, static_cast<std::size_t>(chunk->length));
+      } else {
+        proto::StreamFrame frame;
+        frame.stream_id = stream.id;
+        frame.offset = chunk->offset;
+        frame.fin = chunk->fin;
+        frame.message_end = chunk->message_end;
+        data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
+      }
       if (!data) break;
       stream.send.copy_out(chunk->offset, *data);
       const std::uint64_t fresh = stream.send.highest_sent() - sent_before;
@@ -732,45 +812,171 @@ AppendStatus Connection::send_message(std::uint64_t stream_id, std::span<const s
   return stream->send.append(message);
 }
 
+AppendStatus Connection::send_block(std::uint64_t stream_id, std::uint64_t key,
+                                    std::span<const std::byte> block) {
+  StreamState* stream = find_stream(stream_id);
+  if (stream == nullptr || state_ != ConnectionState::established) return AppendStatus::finished;
+  if (block.empty()) return AppendStatus::empty;
+  if (block.size() > std::min({peer_params_.initial_max_stream_data,
+                               peer_params_.initial_max_data, proto::kMaxBlockLength,
+                               std::uint64_t{stream->send.capacity()}})) {
+    return AppendStatus::too_large;
+  }
+  if (stream->send.final_size()) return AppendStatus::finished;
+  if (stream->send.free_space() < block.size()) return AppendStatus::back_pressured;
+  if (!stream->blocks_out) {
+    stream->blocks_out =
+        std::make_unique<BlockSender>(stream_id, peer_params_.delta_cache_keys,
+                                      peer_params_.delta_cache_bytes, config_.delta_margin);
+  }
+  const BlockSender::Record record = stream->blocks_out->prepare(key, block);
+  const std::uint64_t offset = stream->send.end_offset();
+  const AppendStatus status = stream->send.append(record.bytes);
+  if (status != AppendStatus::accepted) return status;
+  stream->blocks_out->commit(record, offset, block);
+  return status;
+}
+
+void Connection::send_block_resends(StreamState& stream) {
+  BlockSender& blocks = *stream.blocks_out;
+  while (auto record = blocks.next_resend()) {
+    const std::uint64_t offset = stream.send.end_offset();
+    const AppendStatus status = stream.send.append(record->bytes);
+    if (status == AppendStatus::back_pressured) return;  // again after acknowledgements
+    if (status != AppendStatus::accepted) {
+      blocks.drop_requests();  // the stream is finished: nothing can go any more
+      return;
+    }
+    blocks.commit(*record, offset, {});
+  }
+}
+
+void Connection::add_block_requests(proto::PacketBuilder& packet, SentPacket& sent) {
+  // A BLOCK_REQUEST's fields at their largest: type, stream id, key, version.
+  constexpr std::size_t kRequestSize = 1 + 3 * 8;
+  for (auto& [id, stream] : streams_) {
+    if (!stream.blocks_in || !stream.blocks_in->has_due_requests()) continue;
+    const std::size_t fit = packet.room() / kRequestSize;
+    if (fit == 0) return;
+    for (const proto::BlockRequestFrame& request : stream.blocks_in->take_due_requests(id, fit)) {
+      if (packet.add(request)) {
+        sent.control |= control_frame::kBlockRequest;
+        sent.ack_eliciting = true;
+      }
+    }
+  }
+}
+
+bool Connection::block_requests_due() const noexcept {
+  return std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
+    return entry.second.blocks_in && entry.second.blocks_in->has_due_requests();
+  });
+}
+
 void Connection::finish_stream(std::uint64_t stream_id) {
   if (StreamState* stream = find_stream(stream_id)) stream->send.finish();
 }
 
-std::optional<std::size_t> Connection::read_message(std::uint64_t stream_id,
-                                                    std::span<std::byte> out) {
+std::optional<InboundItem> Connection::next_inbound(std::uint64_t stream_id) {
   StreamState* stream = find_stream(stream_id);
   if (stream == nullptr) return std::nullopt;
-  const std::uint64_t consumed_before = stream->receive.consumed();
-  auto size = stream->receive.read_message(out);
-  if (!size) return std::nullopt;
-  const std::uint64_t consumed = stream->receive.consumed() - consumed_before;
-  stream->receive_credit.on_consumed(consumed);
-  if (auto limit = stream->receive_credit.update()) {
-    stream->receive.set_offset_limit(*limit);
-    stream->max_stream_data_due = true;
+  BlockReceiver* blocks = stream->blocks_in.get();
+  // Each turn reads one record out of the stream, so the loop ends with the stream's data.
+  for (;;) {
+    if (blocks != nullptr && blocks->has_ready()) {
+      return InboundItem{blocks->ready_bytes().size(), true, blocks->ready_key(),
+                         blocks->ready_version()};
+    }
+    const auto size = stream->receive.next_message_size();
+    if (!size) return std::nullopt;
+    const std::uint64_t at = stream->receive.consumed();
+    if (blocks == nullptr || blocks->record_at(at) == nullptr) {
+      if (blocks != nullptr && blocks->record_starts_within(at, at + *size)) {
+        fail(TransportError::protocol_violation, "a message runs into a DELTA_BLOCK record",
+             last_activity_);
+        return std::nullopt;
+      }
+      return InboundItem{static_cast<std::size_t>(*size)};
+    }
+    record_scratch_.resize(static_cast<std::size_t>(*size));
+    consume_message(*stream, record_scratch_);
+    const auto outcome = blocks->process(at, record_scratch_);
+    if (!outcome) {
+      // Found when the record is read, not when its frames came: the close goes out now.
+      fail(outcome.error().code, outcome.error().reason, last_activity_);
+      return std::nullopt;
+    }
+  }
+}
+
+std::optional<std::size_t> Connection::read_message(std::uint64_t stream_id,
+                                                    std::span<std::byte> out) {
+  const auto item = next_inbound(stream_id);
+  if (!item || item->size > out.size()) return std::nullopt;
+  StreamState& stream = *find_stream(stream_id);
+  if (item->is_block) {
+    const auto bytes = stream.blocks_in->ready_bytes();
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+    stream.blocks_in->take_ready();
+    return item->size;
+  }
+  return consume_message(stream, out);
+}
+
+std::size_t Connection::consume_message(StreamState& stream, std::span<std::byte> out) {
+  const std::uint64_t consumed_before = stream.receive.consumed();
+  auto size = stream.receive.read_message(out);
+  if (!size) return 0;
+  const std::uint64_t consumed = stream.receive.consumed() - consumed_before;
+  stream.receive_credit.on_consumed(consumed);
+  if (auto limit = stream.receive_credit.update()) {
+    stream.receive.set_offset_limit(*limit);
+    stream.max_stream_data_due = true;
   }
   connection_receive_credit_.on_consumed(consumed);
   if (connection_receive_credit_.update()) max_data_due_ = true;
-  return size;
+  return *size;
 }
 
 std::optional<std::size_t> Connection::next_message_size(std::uint64_t stream_id) const {
   const StreamState* stream = find_stream(stream_id);
   if (stream == nullptr) return std::nullopt;
+  if (const BlockReceiver* blocks = stream->blocks_in.get()) {
+    if (blocks->has_ready()) return blocks->ready_bytes().size();
+    if (blocks->record_at(stream->receive.consumed()) != nullptr) return std::nullopt;
+  }
   return stream->receive.next_message_size();
 }
 
 std::vector<std::uint64_t> Connection::readable_streams() const {
   std::vector<std::uint64_t> ids;
   for (const auto& [id, stream] : streams_) {
-    if (stream.receive.next_message_size()) ids.push_back(id);
+    if (stream.receive.next_message_size() || (stream.blocks_in && stream.blocks_in->has_ready())) {
+      ids.push_back(id);
+    }
   }
   return ids;
 }
 
 bool Connection::stream_finished(std::uint64_t stream_id) const {
   const StreamState* stream = find_stream(stream_id);
-  return stream != nullptr && stream->receive.finished();
+  return stream != nullptr && stream->receive.finished() &&
+         !(stream->blocks_in && stream->blocks_in->has_ready());
+}
+
+const BlockCache* Connection::sent_block_cache(std::uint64_t stream_id) const {
+  const StreamState* stream = find_stream(stream_id);
+  return stream != nullptr && stream->blocks_out ? &stream->blocks_out->cache() : nullptr;
+}
+
+const BlockCache* Connection::received_block_cache(std::uint64_t stream_id) const {
+  const StreamState* stream = find_stream(stream_id);
+  return stream != nullptr && stream->blocks_in ? &stream->blocks_in->cache() : nullptr;
+}
+
+bool Connection::corrupt_received_block_for_testing(std::uint64_t stream_id, std::uint64_t key) {
+  StreamState* stream = find_stream(stream_id);
+  return stream != nullptr && stream->blocks_in && stream->blocks_in->corrupt_for_testing(key);
 }
 
 bool Connection::stream_all_acked(std::uint64_t stream_id) const {
@@ -807,6 +1013,22 @@ ConnectionStats Connection::stats() const noexcept {
   for (const auto& [id, stream] : streams_) {
     stats.receive_buffered_bytes += stream.receive.bytes_buffered();
     stats.send_buffered_bytes += stream.send.bytes_buffered();
+    if (const BlockSender* out = stream.blocks_out.get()) {
+      const BlockSendCounters& c = out->counters();
+      stats.blocks_sent_whole += c.sent_whole;
+      stats.blocks_sent_delta += c.sent_delta;
+      stats.block_bytes_saved += c.bytes_saved;
+      stats.block_resends += c.resends;
+      stats.block_cache_evictions += out->cache().evictions();
+    }
+    if (const BlockReceiver* in = stream.blocks_in.get()) {
+      const BlockReceiveCounters& c = in->counters();
+      stats.blocks_received += c.delivered;
+      stats.block_crc_failures += c.crc_failures;
+      stats.block_poisoned_drops += c.poisoned_drops;
+      stats.block_resends_requested += c.requests;
+      stats.block_cache_evictions += in->cache().evictions();
+    }
   }
   return stats;
 }

@@ -23,6 +23,7 @@
 #include "proto/packet.h"
 #include "proto/transport_params.h"
 #include "transport/ack_scheduler.h"
+#include "transport/block_cache.h"
 #include "transport/clock.h"
 #include "transport/congestion_controller.h"
 #include "transport/loss_detector.h"
@@ -38,6 +39,10 @@ struct ConnectionConfig {
   std::size_t stream_send_capacity = std::size_t{1} << 20;  // bytes buffered per stream
   Duration initial_rtt = std::chrono::milliseconds(100);
   Duration handshake_timeout = std::chrono::seconds(10);
+  // A versioned block goes as an XOR delta only when the delta is at most block size ×
+  // (1 − delta_margin) bytes; whole otherwise. The caches are params.delta_cache_keys /
+  // delta_cache_bytes (ours, as receiver) and the peer's (as sender).
+  double delta_margin = 0.25;
 };
 
 enum class ConnectionState : std::uint8_t {
@@ -78,6 +83,26 @@ struct ConnectionStats {
   std::uint64_t amplification_limited = 0;   // sends held back: the peer's address is unvalidated
   std::uint64_t receive_buffered_bytes = 0;  // received, not yet read: bounded by the credit
   std::uint64_t send_buffered_bytes = 0;     // accepted, not yet acknowledged
+  // Versioned blocks (docs/protocol.md §5.9–5.11), summed over the streams. Sending:
+  std::uint64_t blocks_sent_whole = 0;       // resends included
+  std::uint64_t blocks_sent_delta = 0;
+  std::uint64_t block_bytes_saved = 0;       // block bytes minus record bytes, over the deltas
+  std::uint64_t block_resends = 0;           // whole blocks sent to answer BLOCK_REQUESTs
+  // Receiving:
+  std::uint64_t blocks_received = 0;         // rebuilt, checked and handed over
+  std::uint64_t block_crc_failures = 0;      // a rebuilt block failed its CRC32C: not handed over
+  std::uint64_t block_poisoned_drops = 0;    // deltas against a block that failed: not handed over
+  std::uint64_t block_resends_requested = 0; // keys asked for whole (BLOCK_REQUEST)
+  // Both caches of every stream (ours and the mirror of the peer's):
+  std::uint64_t block_cache_evictions = 0;
+};
+
+// What a stream holds next for the reader (Connection::next_inbound()).
+struct InboundItem {
+  std::size_t size = 0;  // bytes read_message() gives
+  bool is_block = false;
+  std::uint64_t key = 0;      // versioned blocks only
+  std::uint64_t version = 0;  // versioned blocks only
 };
 
 class Connection {
@@ -122,13 +147,30 @@ class Connection {
   // too_large/empty/finished for bad input; `finished` too for an unknown stream;
   // too_large also for a message larger than the peer's stream or connection window.
   AppendStatus send_message(std::uint64_t stream_id, std::span<const std::byte> message);
+  // Queues `block` as the next version of `key` on the stream (versions count from 1 per
+  // key and stream): as an XOR delta against the version the peer's cache holds when that
+  // is small enough (ConnectionConfig::delta_margin), whole otherwise; either way one
+  // record of stream space, so one message's worth of credit. Statuses as send_message();
+  // back_pressured also while the send buffer has less room than the whole block (so a
+  // block never waits on how well it happens to compress).
+  AppendStatus send_block(std::uint64_t stream_id, std::uint64_t key,
+                          std::span<const std::byte> block);
   // No more messages on the stream.
   void finish_stream(std::uint64_t stream_id);
-  // The next whole message of the stream into `out`: its size, or nullopt (none, or
-  // `out` too small: next_message_size() tells).
+  // What read_message() gives next on the stream: a whole message, or a versioned block
+  // rebuilt and checked; nullopt when nothing whole waits. Reading in stream order is when
+  // a block record is processed: the block is rebuilt (the record's bytes are consumed and
+  // their credit returned), its CRC32C checked and the cache updated. A block that fails
+  // is not handed over (it is counted and asked for whole) and the item after it is
+  // looked at. A record that breaks the protocol closes the connection.
+  std::optional<InboundItem> next_inbound(std::uint64_t stream_id);
+  // The next whole item of the stream (next_inbound()) into `out`: its size, or nullopt
+  // (none, or `out` too small).
   std::optional<std::size_t> read_message(std::uint64_t stream_id, std::span<std::byte> out);
+  // The size of the next whole message or of a rebuilt block waiting; nullopt also while a
+  // block record waits to be rebuilt (next_inbound() does that).
   [[nodiscard]] std::optional<std::size_t> next_message_size(std::uint64_t stream_id) const;
-  // Streams with a whole message waiting, in id order.
+  // Streams with a whole message or block record waiting, in id order.
   [[nodiscard]] std::vector<std::uint64_t> readable_streams() const;
   // Counts STREAM frames taken: while it stands still, no stream became readable or
   // finished, so a caller polling for messages can skip looking.
@@ -163,6 +205,14 @@ class Connection {
     return peer_params_;
   }
 
+  // Tests: a stream's block caches, the mirror of the peer's (blocks we send) and ours
+  // (blocks we receive); nullptr while the stream carried no blocks that way.
+  [[nodiscard]] const BlockCache* sent_block_cache(std::uint64_t stream_id) const;
+  [[nodiscard]] const BlockCache* received_block_cache(std::uint64_t stream_id) const;
+  // Tests: flips a byte of our cached copy of `key` on the stream, so that the next delta
+  // against it fails its CRC. False when there is no such copy.
+  bool corrupt_received_block_for_testing(std::uint64_t stream_id, std::uint64_t key);
+
  private:
   class Recovery;  // the PacketVisitor that routes acks and losses back to streams
 
@@ -175,6 +225,16 @@ class Connection {
   void on_ack_frame(const proto::AckFrame& ack, Instant now);
   void report_losses(const RecoveryOutcome& outcome, Instant now);
   void on_stream_frame(const proto::StreamFrame& frame, Instant now);
+  void on_delta_block_frame(const proto::DeltaBlockFrame& frame, Instant now);
+  void on_block_request(const proto::BlockRequestFrame& frame);
+  StreamState* stream_for_data_frame(std::uint64_t stream_id, Instant now);
+  void receive_stream_data(StreamState& stream, std::uint64_t offset,
+                           std::span<const std::byte> data, bool fin, bool message_end,
+                           Instant now);
+  std::size_t consume_message(StreamState& stream, std::span<std::byte> out);
+  void send_block_resends(StreamState& stream);
+  void add_block_requests(proto::PacketBuilder& packet, SentPacket& sent);
+  [[nodiscard]] bool block_requests_due() const noexcept;
   StreamState* stream_for_peer_frame(std::uint64_t stream_id);
   StreamState* find_stream(std::uint64_t stream_id);
   std::deque<std::pair<std::uint64_t, std::uint64_t>>::iterator find_ack_sent_in(
@@ -216,6 +276,7 @@ class Connection {
   std::uint64_t connection_bytes_received_ = 0;
   std::uint64_t stream_frames_received_ = 0;
   bool max_data_due_ = false;
+  std::vector<std::byte> record_scratch_;  // a block record read out of its stream
 
   std::map<std::uint64_t, StreamState> streams_;
   std::uint64_t next_local_stream_ = 0;  // count of streams we opened

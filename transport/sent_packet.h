@@ -29,6 +29,7 @@ inline constexpr std::uint16_t kHandshake = 1u << 3;      // a hello: the handsh
 inline constexpr std::uint16_t kMaxStreamData = 1u << 4;  // for the streams in `chunks`
 inline constexpr std::uint16_t kResetStream = 1u << 5;    // idem
 inline constexpr std::uint16_t kClose = 1u << 6;
+inline constexpr std::uint16_t kBlockRequest = 1u << 7;  // BLOCK_REQUESTs: those standing
 }  // namespace control_frame
 
 struct SentPacket {

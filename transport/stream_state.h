@@ -1,10 +1,13 @@
 // One stream as a connection keeps it: the send side (messages waiting or in flight, and
-// the credit the peer gave), the receive side (reassembly, and the credit we gave), and
-// which credit frames are due.
+// the credit the peer gave), the receive side (reassembly, and the credit we gave), which
+// credit frames are due, and the state of the versioned blocks it carries.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
+#include "transport/block_receiver.h"
+#include "transport/block_sender.h"
 #include "transport/flow_credit.h"
 #include "transport/reorder_buffer.h"
 #include "transport/send_buffer.h"
@@ -30,6 +33,10 @@ struct StreamState {
   // Bytes of the message being sent for the first time that are still unsent: connection
   // credit held for it (Connection::reserved_credit_).
   std::uint64_t message_remaining = 0;
+  // Versioned blocks, each side made on first use: the records we send (their headers and
+  // the mirror of the peer's cache) and the records we receive (our cache).
+  std::unique_ptr<BlockSender> blocks_out;
+  std::unique_ptr<BlockReceiver> blocks_in;
 };
 
 }  // namespace dwcp::transport

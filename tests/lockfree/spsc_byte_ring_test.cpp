@@ -72,6 +72,26 @@ TEST_CASE("commit may shrink the claim") {
   CHECK(ring.used_bytes() == 16);
 }
 
+TEST_CASE("a record's tag comes back with it, also after a wrap; commit() tags 0") {
+  SpscByteRing ring(256);
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    auto room = ring.try_claim(1 + (i * 37) % 100);  // sizes that make the ring wrap
+    REQUIRE(!room.empty());
+    room[0] = static_cast<std::byte>(i);
+    const std::uint32_t tag = i % 3 == 0 ? 0 : (i * 7919) % SpscByteRing::kMaxTag;
+    if (tag == 0) {
+      ring.commit();
+    } else {
+      ring.commit_tagged(0, tag);
+    }
+    const auto record = ring.peek();
+    REQUIRE(record.size() == 1 + (i * 37) % 100);
+    CHECK(record[0] == static_cast<std::byte>(i));
+    CHECK(ring.peek_tag() == tag);
+    ring.release();
+  }
+}
+
 TEST_CASE("claims fail when full and succeed again once records are released") {
   SpscByteRing ring(256);
   int pushed = 0;

@@ -88,11 +88,12 @@ struct FrameMaker {
         f.block_length = rng() % (kMaxBlockLength + 1);
         f.encoding = rng() % 2 == 0 ? BlockEncoding::whole : BlockEncoding::xor_delta;
         if (f.encoding == BlockEncoding::whole) {
+          if (f.block_length == 0) f.block_length = 1;
           f.record_length = f.block_length;
         } else {
-          if (f.block_length == 0) f.block_length = 1;
+          if (f.block_length < 2) f.block_length = 2;
           f.base_version = random_varint(rng, kMaxVarint - 1001);
-          f.record_length = rng() % f.block_length;
+          f.record_length = 1 + rng() % (f.block_length - 1);
         }
         f.new_version = f.base_version + 1 + rng() % 1000;
         f.record_offset = random_varint(rng, kMaxVarint - f.record_length);
@@ -113,17 +114,20 @@ struct FrameMaker {
       }
       case 14:
         return RetryFrame{bytes(1 + rng() % kMaxCookieLength)};
-      default: {
+      case 15: {
         ServerHelloFrame f;
         f.params.initial_max_streams = rng() % 1000;
         f.params.ack_delay_exponent = rng() % 21;
         return f;
       }
+      default:
+        return BlockRequestFrame{random_varint(rng), random_varint(rng),
+                                 1 + random_varint(rng, kMaxVarint - 1)};
     }
   }
 };
 
-constexpr std::size_t kFrameKinds = 16;
+constexpr std::size_t kFrameKinds = 17;
 
 Bytes encode(const Frame& frame) {
   Bytes out(70000);
@@ -283,7 +287,7 @@ TEST_CASE("an encoder refuses a buffer one byte short, and writes nothing past i
 TEST_CASE("unknown and over-long frame types are rejected") {
   for (int type = 0; type < 0x40; ++type) {
     const bool known =
-        type <= 0x0a || (type >= 0x10 && type <= 0x21) || (type >= 0x30 && type <= 0x32);
+        type <= 0x0a || (type >= 0x10 && type <= 0x22) || (type >= 0x30 && type <= 0x32);
     if (known) continue;
     CAPTURE(type);
     CHECK(decode_error(build(u8(static_cast<std::uint8_t>(type)), raw(16))) == Errc::unknown_frame);
@@ -349,6 +353,18 @@ TEST_CASE("over-limit counts and out-of-range values are rejected with the right
     CHECK(decode_error(block(3, 4, 100, 1, 20, 10, 11)) == Errc::invalid_value);  // past record
     CHECK(decode_error(block(0, 1, kMaxBlockLength + 1, 0, kMaxBlockLength + 1, 0, 0)) ==
           Errc::invalid_value);
+    CHECK(decode_error(block(0, 1, 0, 0, 0, 0, 0)) == Errc::invalid_value);  // empty record
+    CHECK(decode_error(block(3, 4, 10, 1, 0, 0, 0)) == Errc::invalid_value);  // empty delta
+  }
+  SUBCASE("BLOCK_REQUEST") {
+    CHECK(decode_frame(build(u8(0x22), var(4), var(9), var(1))));
+    CHECK(decode_error(build(u8(0x22), var(4), var(9), var(0))) == Errc::invalid_value);
+    std::array<std::byte, 32> out{};
+    CHECK(encode_frame(out, BlockRequestFrame{4, 9, 0}).error() == Errc::invalid_value);
+    const auto request = decode_frame(build(u8(0x22), var(4), var(9), var(77)));
+    REQUIRE(request);
+    CHECK(std::get<BlockRequestFrame>(request->first) == BlockRequestFrame{4, 9, 77});
+    CHECK(is_ack_eliciting(request->first));
   }
   SUBCASE("handshake frames") {
     CHECK(decode_error(build(u8(0x30), var(kMaxCookieLength + 1), raw(kMaxCookieLength + 1),

@@ -284,6 +284,9 @@ TEST_CASE("frames outside their packet types are refused on both sides") {
   CHECK_FALSE(frame_allowed(PacketType::handshake, FrameType::stream));
   CHECK_FALSE(frame_allowed(PacketType::retry, FrameType::ping));
   CHECK(frame_allowed(PacketType::short_header, FrameType::delta_block));
+  CHECK(frame_allowed(PacketType::short_header, FrameType::block_request));
+  CHECK_FALSE(frame_allowed(PacketType::initial, FrameType::block_request));
+  CHECK_FALSE(frame_allowed(PacketType::handshake, FrameType::delta_block));
   std::array<std::byte, 64> stream_bytes{};
   auto n = encode_frame(stream_bytes, stream);
   REQUIRE(n);
@@ -378,6 +381,58 @@ TEST_CASE("a STREAM frame filled in place encodes as add() would, and refuses wh
     frame.offset = 1000;
     CHECK(encode_stream_header(small, frame, 4).error() == Errc::no_space);
   }
+}
+
+TEST_CASE("a DELTA_BLOCK fragment written in place equals the frame added whole") {
+  std::mt19937_64 rng(31);
+  const auto dcid = random_cid(rng, 8);
+  for (int round = 0; round < 200; ++round) {
+    DeltaBlockFrame frame;
+    frame.stream_id = random_varint(rng, 1000);
+    frame.record_offset = random_varint(rng, std::uint64_t{1} << 40);
+    frame.key = random_varint(rng);
+    frame.new_version = 1 + rng() % 100000;
+    frame.block_length = 1 + rng() % 8192;
+    frame.block_crc32c = static_cast<std::uint32_t>(rng());
+    frame.record_length = frame.block_length;
+    frame.fragment_offset = rng() % frame.record_length;
+    frame.fin = rng() % 2 == 0;
+    const Bytes fragment = random_bytes(
+        rng, std::min<std::uint64_t>(frame.record_length - frame.fragment_offset, rng() % 1300));
+
+    Bytes by_copy(1472);
+    auto copied = PacketBuilder::short_header(by_copy, dcid, 7, 1);
+    REQUIRE(copied);
+    frame.fragment = fragment;
+    REQUIRE(copied->add(frame));
+    const auto copied_size = copied->finish();
+    REQUIRE(copied_size);
+
+    Bytes in_place(1472);
+    auto filled = PacketBuilder::short_header(in_place, dcid, 7, 1);
+    REQUIRE(filled);
+    frame.fragment = {};  // not read
+    auto area = filled->add_delta_block(frame, fragment.size());
+    REQUIRE(area);
+    REQUIRE(area->size() == fragment.size());
+    std::copy(fragment.begin(), fragment.end(), area->begin());
+    const auto filled_size = filled->finish();
+    REQUIRE(filled_size);
+    CHECK(Bytes(in_place.begin(), in_place.begin() + static_cast<std::ptrdiff_t>(*filled_size)) ==
+          Bytes(by_copy.begin(), by_copy.begin() + static_cast<std::ptrdiff_t>(*copied_size)));
+  }
+  // Past the record, or more than the packet holds: refused, nothing written.
+  Bytes out(100);
+  auto builder = PacketBuilder::short_header(out, dcid, 1, 1);
+  REQUIRE(builder);
+  const std::size_t room = builder->room();
+  DeltaBlockFrame frame;
+  frame.new_version = 1;
+  frame.block_length = frame.record_length = 10;
+  CHECK(builder->add_delta_block(frame, 11).error() == Errc::invalid_value);
+  frame.block_length = frame.record_length = 1000;
+  CHECK(builder->add_delta_block(frame, 500).error() == Errc::no_space);
+  CHECK(builder->room() == room);
 }
 
 TEST_CASE("error codes map to a drop or a named connection error") {

@@ -67,8 +67,8 @@ TEST_CASE("the frame table lists exactly the frame types the codec knows") {
       FrameType::reset_stream,     FrameType::max_data,     FrameType::max_stream_data,
       FrameType::max_streams,      FrameType::data_blocked, FrameType::stream_data_blocked,
       FrameType::connection_close, FrameType::pmtu_probe,   FrameType::stream,
-      FrameType::delta_block,      FrameType::client_hello, FrameType::retry,
-      FrameType::server_hello};
+      FrameType::delta_block,      FrameType::block_request, FrameType::client_hello,
+      FrameType::retry,            FrameType::server_hello};
   CHECK(rows.size() == std::size(types));
   for (const FrameType type : types) {
     const auto row = rows.find(static_cast<std::uint64_t>(type));

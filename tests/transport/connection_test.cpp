@@ -15,149 +15,15 @@
 #include <vector>
 
 #include "proto/packet.h"
+#include "tests/transport/connection_simulation.h"
 
 using namespace dwcp::transport;
 using namespace dwcp::proto;
+using namespace dwcp::transport::test;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 namespace {
-
-using Bytes = std::vector<std::byte>;
-
-struct LinkFaults {
-  double loss = 0;
-  double reorder = 0;  // extra delay of up to 5 ms for this datagram
-  double duplicate = 0;
-  double corrupt = 0;
-};
-
-struct Datagram {
-  Instant arrival;
-  std::uint64_t sequence;
-  bool to_server;
-  Bytes bytes;
-  friend bool operator>(const Datagram& a, const Datagram& b) {
-    return a.arrival != b.arrival ? a.arrival > b.arrival : a.sequence > b.sequence;
-  }
-};
-
-// The link, both endpoints, and a clock.
-class Simulation {
- public:
-  Simulation(const ConnectionConfig& client_config, const ConnectionConfig& server_config,
-             Duration one_way_delay, LinkFaults faults, std::uint64_t seed)
-      : server_config_(server_config), delay_(one_way_delay), faults_(faults), rng_(seed) {
-    client_ = Connection::connect(client_config, id(1), id(99), now_);
-  }
-
-  Connection& client() { return *client_; }
-  Connection* server() { return server_.get(); }
-  Instant now() const { return now_; }
-  std::uint64_t corrupt_dropped() const { return corrupt_dropped_; }
-  void set_blackhole(bool on) { blackhole_ = on; }
-
-  // Runs until `done` holds or `limit` of simulated time passed; false on the limit.
-  template <typename Done, typename App>
-  bool run(Duration limit, Done&& done, App&& app) {
-    const Instant end = now_ + limit;
-    while (now_ < end) {
-      app(*this);
-      flush(*client_, false);
-      if (server_) flush(*server_, true);
-      deliver();
-      fire_timers();
-      if (done(*this)) return true;
-      advance();
-    }
-    return false;
-  }
-
- private:
-  static ConnectionId id(std::uint8_t value) {
-    std::array<std::byte, kConnectionIdLength> bytes{};
-    bytes.fill(std::byte{value});
-    return ConnectionId(bytes);
-  }
-
-  bool chance(double p) { return p > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < p; }
-
-  void flush(Connection& connection, bool from_server) {
-    std::array<std::byte, 65536> buffer{};
-    for (int i = 0; i < 10000; ++i) {
-      const std::size_t size = connection.send(buffer, now_);
-      if (size == 0) return;
-      if (blackhole_ || chance(faults_.loss)) continue;
-      Bytes bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(size));
-      if (chance(faults_.corrupt)) bytes[rng_() % bytes.size()] ^= std::byte{0x20};
-      Duration delay = delay_;
-      if (chance(faults_.reorder)) delay += microseconds(rng_() % 5000);
-      const int copies = chance(faults_.duplicate) ? 2 : 1;
-      for (int c = 0; c < copies; ++c) {
-        wire_.push(Datagram{now_ + delay, sequence_++, !from_server, bytes});
-      }
-    }
-    FAIL("an endpoint never stops sending");
-  }
-
-  void deliver() {
-    bool to_client = false;
-    bool to_server = false;
-    while (!wire_.empty() && wire_.top().arrival <= now_) {
-      const Datagram datagram = wire_.top();
-      wire_.pop();
-      auto packet = parse_packet(datagram.bytes);
-      if (!packet) {  // a flipped bit fails the checksum, or the header check before it
-        ++corrupt_dropped_;
-        continue;
-      }
-      if (datagram.to_server) {
-        if (!server_) {
-          auto accepted =
-              Connection::accept(server_config_, id(2), *packet, datagram.bytes.size(), now_);
-          REQUIRE(accepted);
-          server_ = std::move(*accepted);
-        } else {
-          server_->receive(*packet, datagram.bytes.size(), now_);
-        }
-        to_server = true;
-      } else {
-        client_->receive(*packet, datagram.bytes.size(), now_);
-        to_client = true;
-      }
-    }
-    if (to_client) client_->on_batch_end(now_);
-    if (to_server && server_) server_->on_batch_end(now_);
-  }
-
-  void fire_timers() {
-    for (Connection* c : {client_.get(), server_.get()}) {
-      if (c == nullptr) continue;
-      const auto timer = c->next_timer();
-      if (timer && *timer <= now_) c->on_timer(now_);
-    }
-  }
-
-  void advance() {
-    // Small steps keep pacing honest; jump ahead when nothing can happen sooner.
-    Instant next = now_ + microseconds(200);
-    if (!wire_.empty() && wire_.top().arrival < next)
-      next = std::max(now_ + Duration{1}, wire_.top().arrival);
-    now_ = next;
-  }
-
-  ConnectionConfig server_config_;
-  Duration delay_;
-  LinkFaults faults_;
-  std::mt19937_64 rng_;
-  Instant now_ = kSimulatedEpoch;
-  std::unique_ptr<Connection> client_;
-  std::unique_ptr<Connection> server_;
-  std::priority_queue<Datagram, std::vector<Datagram>, std::greater<>> wire_;
-  std::uint64_t sequence_ = 0;
-  std::uint64_t corrupt_dropped_ = 0;
-  bool blackhole_ = false;
-};
 
 // A deterministic message: its size and bytes follow from (stream, index).
 Bytes message(std::uint64_t stream, std::uint64_t index, std::size_t max_size) {

@@ -10,6 +10,7 @@
 
 #include "transport/connection.h"
 #include "transport/idle_strategy.h"
+#include "transport/io_fault.h"
 #include "transport/io_select.h"
 #include "transport/udp_socket.h"
 
@@ -17,6 +18,7 @@ namespace dwcp {
 
 class Connection;
 class Stream;
+struct BlockView;
 
 enum class ThreadingMode : std::uint8_t {
   // One I/O thread receives, sends and runs every timer (the default; right for small
@@ -72,6 +74,24 @@ struct NodeOptions {
   // block; it may call Stream::send(). Messages taken here do not wake Connection::wait()
   // (a stream's end, status changes and new streams still do).
   std::function<void(Stream&, std::span<const std::byte>)> on_message;
+  // Called on the I/O thread for each versioned block (instead of on_message for blocks).
+  // When unset, blocks wait for Stream::peek_block(). The same rules as on_message: the
+  // view is valid during the call only, and it must not block.
+  std::function<void(Stream&, const BlockView&)> on_block;
+
+  // Versioned-block cache this node keeps per connection (offered in the handshake as
+  // delta_cache_keys / delta_cache_bytes; 0 keys = no deltas, blocks still go whole).
+  // The limits hold for each stream that carries blocks (docs/protocol.md §5.9): a peer
+  // that sends blocks on n streams can make this node keep n times as much. At most 2^32
+  // keys and 2^40 bytes.
+  std::uint64_t block_cache_keys = 65536;
+  std::uint64_t block_cache_bytes = 256 << 20;
+  // A delta is sent only when encoded_size <= block_size * (1 - margin); in [0, 1).
+  double delta_margin = 0.25;
+
+  // Tests: faults injected into every datagram this node sends (transport/io_fault.h);
+  // none by default.
+  transport::FaultConfig faults;
 };
 
 }  // namespace dwcp

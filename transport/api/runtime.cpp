@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 
 #include "affinity/cpu_set.h"
@@ -54,6 +55,18 @@ ChannelStatus status_of(const transport::Connection& core, bool close_requested)
 }  // namespace
 
 std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions options) {
+  if (options.block_cache_keys > (std::uint64_t{1} << 32)) {
+    return std::unexpected("block_cache_keys: at most 2^32");
+  }
+  if (options.block_cache_bytes > (std::uint64_t{1} << 40)) {
+    return std::unexpected("block_cache_bytes: at most 2^40");
+  }
+  if (!(options.delta_margin >= 0.0 && options.delta_margin < 1.0)) {
+    return std::unexpected("delta_margin: from 0 up to (not including) 1");
+  }
+  options.connection.params.delta_cache_keys = options.block_cache_keys;
+  options.connection.params.delta_cache_bytes = options.block_cache_bytes;
+  options.connection.delta_margin = options.delta_margin;
   const bool dedicated = options.threading == ThreadingMode::dedicated;
   NumaPlacement placement;
   if (auto topology = affinity::Topology::discover()) {
@@ -79,6 +92,11 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   runtime->backend_ += "; threads " + placement.detail;
   runtime->memory_node_ = placement.memory_node;
   runtime->io_ = std::move(selection->backend);
+  if (runtime->options_.faults.any()) {
+    runtime->faults_ = std::make_unique<transport::FaultBackend>(
+        *runtime->io_, runtime->options_.faults, MonotonicClock::now());
+    runtime->backend_ += "; faults injected";
+  }
   // In dedicated mode the receiver thread waits on the socket; the I/O thread only on its
   // eventfd (woken by app threads and by the receiver).
   auto idle =
@@ -101,7 +119,9 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   config.require_retry = runtime->options_.require_retry;
   config.receive_from_socket = !dedicated;
   config.clock = [] { return MonotonicClock::now(); };
-  runtime->node_ = std::make_unique<transport::Node>(*runtime->io_, config);
+  transport::IoBackend& node_io =
+      runtime->faults_ ? *runtime->faults_ : static_cast<transport::IoBackend&>(*runtime->io_);
+  runtime->node_ = std::make_unique<transport::Node>(node_io, config);
   Runtime* self = runtime.get();
   runtime->node_->on_accept(
       [self](transport::Connection& core, const transport::SocketAddress& peer) {
@@ -323,6 +343,7 @@ bool Runtime::take_received(Instant now) {
 
 bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
   bool did_work = run_commands(now);
+  if (faults_) std::ignore = faults_->advance(now);
   if (receiver_) did_work |= take_received(now);
   if (rescan_.exchange(false, std::memory_order_acq_rel)) {
     for (auto& channel : channels_) {
@@ -359,6 +380,12 @@ bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
     if (channel->core == nullptr) continue;
     if (channel->close_requested) check_graceful_close(*channel, now);
     publish(*channel, now, false);
+    // A snapshot held back by the interval is published at its end, also when the pass
+    // after it would come only with the next packet.
+    if (channel->stats_stale) {
+      const Instant due = channel->stats_published + kStatsInterval;
+      deadline = deadline ? std::min(*deadline, due) : due;
+    }
     any_closed |= channel->core->state() == ConnectionState::closed;
   }
   if (any_closed) forget_closed();
@@ -471,9 +498,16 @@ bool Runtime::pump_outbound(ConnectionChannel& channel, StreamChannel& stream) {
   transport::Connection& core = *channel.core;
   bool moved = false;
   for (;;) {
-    const auto message = stream.outbound.peek();
-    if (message.empty()) break;
-    const auto status = core.send_message(stream.id, message);
+    const auto record = stream.outbound.peek();
+    if (record.empty()) break;
+    transport::AppendStatus status;
+    if (stream.outbound.peek_tag() == kBlockRecord) {
+      std::uint64_t key = 0;
+      std::memcpy(&key, record.data(), sizeof key);
+      status = core.send_block(stream.id, key, record.subspan(kOutboundBlockHeader));
+    } else {
+      status = core.send_message(stream.id, record);
+    }
     // Back-pressured: the stream stays active and is tried again on every pass.
     if (status == transport::AppendStatus::back_pressured) {
       activate(channel, stream);
@@ -532,28 +566,47 @@ Runtime::Delivery Runtime::deliver_stream(ConnectionChannel& channel, Stream& ha
   transport::Connection& core = *channel.core;
   StreamChannel& stream = StreamAccess::channel_of(handle);
   Delivery delivered = Delivery::none;
-  while (auto size = core.next_message_size(stream.id)) {
-    if (options_.on_message) {
-      scratch_.resize(*size);
+  while (auto item = core.next_inbound(stream.id)) {
+    if (item->is_block) {
+      if (options_.on_block) {
+        scratch_.resize(item->size);
+        core.read_message(stream.id, scratch_);
+        options_.on_block(handle, BlockView{item->key, item->version, scratch_});
+        delivered = Delivery::to_callback;
+        continue;
+      }
+      auto room = claim_inbound(stream, kInboundBlockHeader + item->size);
+      if (room.empty()) break;
+      std::memcpy(room.data(), &item->key, sizeof item->key);
+      std::memcpy(room.data() + sizeof item->key, &item->version, sizeof item->version);
+      core.read_message(stream.id, room.subspan(kInboundBlockHeader));
+      stream.inbound.commit_tagged(0, kBlockRecord);
+      delivered = Delivery::to_ring;
+    } else if (options_.on_message) {
+      scratch_.resize(item->size);
       core.read_message(stream.id, scratch_);
       options_.on_message(handle, std::span<const std::byte>(scratch_));
       delivered = Delivery::to_callback;
     } else {
-      auto room = stream.inbound.try_claim(*size);
-      if (room.empty()) {
-        stream.delivery_paused.store(true, std::memory_order_relaxed);
-        full_fence();
-        // The app may have emptied the ring between the claim and the flag.
-        room = stream.inbound.try_claim(*size);
-        if (room.empty()) break;
-        stream.delivery_paused.store(false, std::memory_order_relaxed);
-      }
+      auto room = claim_inbound(stream, item->size);
+      if (room.empty()) break;
       core.read_message(stream.id, room);
       stream.inbound.commit();
       delivered = Delivery::to_ring;
     }
   }
   return delivered;
+}
+
+std::span<std::byte> Runtime::claim_inbound(StreamChannel& stream, std::size_t size) {
+  auto room = stream.inbound.try_claim(size);
+  if (!room.empty()) return room;
+  stream.delivery_paused.store(true, std::memory_order_relaxed);
+  full_fence();
+  // The app may have emptied the ring between the claim and the flag.
+  room = stream.inbound.try_claim(size);
+  if (!room.empty()) stream.delivery_paused.store(false, std::memory_order_relaxed);
+  return room;
 }
 
 std::map<std::uint64_t, dwcp::Stream>::iterator Runtime::add_peer_stream(ConnectionChannel& channel,
@@ -583,8 +636,12 @@ void Runtime::publish(ConnectionChannel& channel, Instant now, bool force) const
   transport::Connection& core = *channel.core;
   const ChannelStatus status = status_of(core, channel.close_requested);
   const bool status_changed = status != channel.status.load(std::memory_order_relaxed);
-  if (!force && !status_changed && now - channel.stats_published < kStatsInterval) return;
+  if (!force && !status_changed && now - channel.stats_published < kStatsInterval) {
+    channel.stats_stale = true;
+    return;
+  }
   channel.stats_published = now;
+  channel.stats_stale = false;
   if (status == ChannelStatus::established && channel.stream_limit.load() == 0) {
     const auto& peer = core.peer_params();
     channel.max_message.store(std::min<std::uint64_t>(peer.initial_max_stream_data,

@@ -43,6 +43,14 @@ namespace dwcp::detail {
 
 using transport::Instant;
 
+// What a record in a stream's rings is (SpscByteRing tags). A block goes out as its key
+// (8 bytes, host order) and its bytes, and comes in as its key and version (8 bytes each)
+// and its bytes.
+inline constexpr std::uint32_t kMessageRecord = 0;
+inline constexpr std::uint32_t kBlockRecord = 1;
+inline constexpr std::size_t kOutboundBlockHeader = 8;
+inline constexpr std::size_t kInboundBlockHeader = 16;
+
 class Runtime;
 struct ConnectionChannel;
 
@@ -52,8 +60,8 @@ struct StreamChannel {
       : id(stream_id), outbound(send_queue), inbound(receive_queue) {}
 
   const std::uint64_t id;
-  lockfree::SpscByteRing outbound;  // app → I/O thread: messages to send
-  lockfree::SpscByteRing inbound;   // I/O thread → app: whole received messages
+  lockfree::SpscByteRing outbound;  // app → I/O thread: messages and blocks to send
+  lockfree::SpscByteRing inbound;   // I/O thread → app: whole received messages and blocks
   // Set while the I/O thread polls the stream's outbound ring on every pass; the app sends
   // a doorbell command when it queues a message and finds it clear. The I/O thread clears
   // it only before it sleeps, for streams with nothing queued (Runtime::quiesce()).
@@ -106,6 +114,7 @@ struct ConnectionChannel : std::enable_shared_from_this<ConnectionChannel> {
   std::map<std::uint64_t, Stream> streams;
   bool close_requested = false;  // no new messages; close once everything is delivered
   Instant stats_published{};
+  bool stats_stale = false;  // a pass changed what `stats` would say; published at the interval
   // What deliver() last saw: the core's stream_frames_received(), and whether a message
   // was left behind (a full inbound ring). Passes that change neither skip the streams.
   std::uint64_t frames_seen = ~std::uint64_t{0};
@@ -197,6 +206,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   // Where a stream's messages went: the last one decides, as on_message is all or none.
   enum class Delivery { none, to_callback, to_ring };
   Delivery deliver_stream(ConnectionChannel& channel, Stream& handle);
+  // Room in `stream`'s inbound ring for a record of `size` bytes, or empty (the ring is
+  // full: delivery pauses until the app releases a record).
+  static std::span<std::byte> claim_inbound(StreamChannel& stream, std::size_t size);
   std::map<std::uint64_t, Stream>::iterator add_peer_stream(ConnectionChannel& channel,
                                                             std::uint64_t id);
   void check_graceful_close(ConnectionChannel& channel, Instant now);
@@ -210,6 +222,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::string backend_;
   std::optional<int> memory_node_;  // the NUMA node the I/O threads allocate from
   std::unique_ptr<transport::IoBackend> io_;
+  std::unique_ptr<transport::FaultBackend> faults_;  // over io_, when options_.faults asks
   std::unique_ptr<transport::Node> node_;
   std::unique_ptr<transport::IdleStrategy> idle_;
   lockfree::MpmcRing<Command> commands_;

@@ -1,8 +1,10 @@
 #include "transport/api/stream.h"
 
+#include <array>
 #include <atomic>
 #include <cstring>
 
+#include "proto/frames.h"
 #include "transport/api/fence.h"
 #include "transport/api/runtime.h"
 
@@ -60,12 +62,26 @@ SendStatus Stream::check_send(std::size_t size) const noexcept {
 }
 
 SendStatus Stream::send(std::span<const std::byte> message) {
-  const SendStatus status = check_send(message.size());
+  return send_record({}, message, detail::kMessageRecord);
+}
+
+SendStatus Stream::send_block(std::uint64_t key, std::span<const std::byte> block) {
+  if (channel_ && block.size() > proto::kMaxBlockLength) return SendStatus::too_large;
+  std::array<std::byte, detail::kOutboundBlockHeader> header{};
+  std::memcpy(header.data(), &key, sizeof key);
+  return send_record(header, block, detail::kBlockRecord);
+}
+
+SendStatus Stream::send_record(std::span<const std::byte> prefix, std::span<const std::byte> bytes,
+                               std::uint32_t tag) {
+  const SendStatus status = check_send(bytes.size());
   if (status != SendStatus::accepted) return status;
-  auto room = channel_->outbound.try_claim(message.size());
+  if (prefix.size() + bytes.size() > channel_->outbound.max_record()) return SendStatus::too_large;
+  auto room = channel_->outbound.try_claim(prefix.size() + bytes.size());
   if (room.empty()) return SendStatus::back_pressured;
-  std::memcpy(room.data(), message.data(), message.size());
-  channel_->outbound.commit();
+  if (!prefix.empty()) std::memcpy(room.data(), prefix.data(), prefix.size());
+  std::memcpy(room.data() + prefix.size(), bytes.data(), bytes.size());
+  channel_->outbound.commit_tagged(0, tag);
   ring_doorbell();
   return SendStatus::accepted;
 }
@@ -116,11 +132,24 @@ void Stream::finish() {
 
 std::span<const std::byte> Stream::peek() {
   if (!channel_) return {};
-  return channel_->inbound.peek();
+  const auto record = channel_->inbound.peek();
+  if (record.empty() || channel_->inbound.peek_tag() != detail::kMessageRecord) return {};
+  return record;
+}
+
+std::optional<BlockView> Stream::peek_block() {
+  if (!channel_) return std::nullopt;
+  const auto record = channel_->inbound.peek();
+  if (record.empty() || channel_->inbound.peek_tag() != detail::kBlockRecord) return std::nullopt;
+  BlockView view;
+  std::memcpy(&view.key, record.data(), sizeof view.key);
+  std::memcpy(&view.version, record.data() + sizeof view.key, sizeof view.version);
+  view.bytes = record.subspan(detail::kInboundBlockHeader);
+  return view;
 }
 
 void Stream::release() {
-  if (!channel_) return;
+  if (!channel_ || channel_->inbound.peek().empty()) return;
   channel_->inbound.release();
   detail::full_fence();
   // The I/O thread retries delivery on every pass; it only needs waking.
