@@ -210,7 +210,7 @@ std::string_view to_string(PathError error) noexcept {
 std::expected<FrameType, FrameError> frame_type(std::span<const std::byte> message) noexcept {
   if (message.empty()) return std::unexpected(FrameError::empty);
   const auto type = std::to_integer<std::uint8_t>(message[0]);
-  if (type < type_byte(FrameType::header) || type > type_byte(FrameType::round_end)) {
+  if (type < type_byte(FrameType::header) || type > type_byte(FrameType::keepalive)) {
     return std::unexpected(FrameError::bad_type);
   }
   return static_cast<FrameType>(type);
@@ -431,6 +431,18 @@ std::expected<SyncRoundEnd, FrameError> decode_round_end(
   end.hash = get_hash(at);
   if (end.round == 0 || end.length > kMaxSyncLength) return std::unexpected(FrameError::bad_sync);
   return end;
+}
+
+std::expected<std::size_t, FrameError> encode_keepalive(std::span<std::byte> out) noexcept {
+  if (out.size() < kKeepaliveSize) return std::unexpected(FrameError::no_space);
+  out[0] = static_cast<std::byte>(type_byte(FrameType::keepalive));
+  return kKeepaliveSize;
+}
+
+std::expected<void, FrameError> decode_keepalive(std::span<const std::byte> message) noexcept {
+  if (auto type = expect_type(message, FrameType::keepalive); !type) return type;
+  if (message.size() != kKeepaliveSize) return std::unexpected(FrameError::bad_length);
+  return {};
 }
 
 std::optional<PathError> check_relative_path(std::string_view path) noexcept {

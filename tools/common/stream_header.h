@@ -20,7 +20,7 @@
 // length and the XXH3-64 of every block); then the client sends rounds: the blocks that
 // differ as versioned blocks (Stream::send_block, key = block index), and a round end with
 // the file's length and XXH3-128, which the server answers with a verdict on the whole
-// replica. Integers are big-endian. Everything decoded here
+// replica; between rounds, keepalive frames may come. Integers are big-endian. Everything decoded here
 // arrives from the network: the decoders check every length and field and never read past
 // their span; paths are checked separately (check_relative_path) because a well-formed
 // header may still name a path the receiver must refuse.
@@ -48,6 +48,8 @@ enum class FrameType : std::uint8_t {
   stop = 5,
   manifest = 6,   // sync, from the server: the replica's length and block hashes
   round_end = 7,  // sync, from the client: a round's file length and XXH3-128
+  keepalive = 8,  // sync, from the client: nothing, but a packet that keeps an idle
+                  // connection from timing out between rounds
 };
 
 enum class ContentKind : std::uint8_t {
@@ -190,6 +192,7 @@ inline constexpr std::size_t kTrailerSize = 1 + 1 + 8 + 16;
 inline constexpr std::size_t kVerdictSize = 1 + 1 + 8 + 16;
 inline constexpr std::size_t kStopSize = 1;
 inline constexpr std::size_t kRoundEndSize = 1 + 8 + 8 + 8 + 16;
+inline constexpr std::size_t kKeepaliveSize = 1;
 // Bytes encode_manifest() writes for `hashes` hashes.
 inline constexpr std::size_t manifest_size(std::size_t hashes) noexcept {
   return 1 + 1 + 8 + 8 + 4 + 8 * hashes;
@@ -208,6 +211,7 @@ std::expected<std::size_t, FrameError> encode_manifest(std::span<std::byte> out,
                                                        const SyncManifest& manifest) noexcept;
 std::expected<std::size_t, FrameError> encode_round_end(std::span<std::byte> out,
                                                         const SyncRoundEnd& end) noexcept;
+std::expected<std::size_t, FrameError> encode_keepalive(std::span<std::byte> out) noexcept;
 
 // Decoders take one whole message, type byte included, and refuse any other length.
 std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte> message);
@@ -219,6 +223,7 @@ std::expected<void, FrameError> decode_stop(std::span<const std::byte> message) 
 std::expected<SyncManifest, FrameError> decode_manifest(std::span<const std::byte> message);
 std::expected<SyncRoundEnd, FrameError> decode_round_end(
     std::span<const std::byte> message) noexcept;
+std::expected<void, FrameError> decode_keepalive(std::span<const std::byte> message) noexcept;
 
 enum class PathError : std::uint8_t {
   empty,            // ""

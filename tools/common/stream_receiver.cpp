@@ -132,10 +132,16 @@ std::uint64_t StreamReceiver::consume(std::span<const std::byte> message) {
     case FrameType::stop:
     case FrameType::manifest:
     case FrameType::round_end:
+    case FrameType::keepalive:
       break;
   }
   malformed("a frame out of order inside a unit");
   return 0;
+}
+
+void StreamReceiver::consume_block() {
+  if (state_ == State::broken || state_ == State::handed_over) return;
+  malformed("a versioned block outside a sync");
 }
 
 void StreamReceiver::begin_unit(StreamHeader header) {

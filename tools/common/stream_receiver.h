@@ -55,6 +55,7 @@ struct ReceiveTally {
   std::uint64_t rejected_paths = 0;
   std::uint64_t malformed_frames = 0;
   std::uint64_t sync_rounds = 0;  // sync rounds ended (each is also a unit)
+  std::uint64_t sync_rounds_verified = 0;
   ContentDigest digest;
 };
 
@@ -65,6 +66,8 @@ class StreamReceiver {
 
   // Takes the next message of the stream: the content bytes it carried (0 for frames).
   std::uint64_t consume(std::span<const std::byte> message);
+  // A versioned block where none belongs (a stream that is not a sync): malformed.
+  void consume_block();
   // Sends the verdicts that met back-pressure before.
   void flush_verdicts();
   // The stream's end: a unit without its trailer is dropped (its temporary file removed)

@@ -110,6 +110,10 @@ std::uint64_t SyncReceiver::consume_block(std::uint64_t key, std::span<const std
 void SyncReceiver::consume(std::span<const std::byte> message) {
   if (broken_) return;
   const auto type = frame_type(message);
+  if (type == FrameType::keepalive) {
+    if (!decode_keepalive(message)) malformed("keepalive: wrong length");
+    return;
+  }
   if (!type || *type != FrameType::round_end) {
     malformed(type ? "a frame other than a round end" : std::string(to_string(type.error())));
     return;
@@ -138,6 +142,7 @@ void SyncReceiver::consume(std::span<const std::byte> message) {
   ++tally_.sync_rounds;
   if (round_.verdict.result == Verdict::verified) {
     ++tally_.verified_units;
+    ++tally_.sync_rounds_verified;
     last_verified_ = round_.verdict.hash;
   } else {
     last_verified_.reset();
@@ -187,6 +192,7 @@ void SyncReceiver::finish(ReceiveTally& tally) {
   tally.rejected_paths += tally_.rejected_paths;
   tally.malformed_frames += tally_.malformed_frames;
   tally.sync_rounds += tally_.sync_rounds;
+  tally.sync_rounds_verified += tally_.sync_rounds_verified;
   // A replica the last round verified counts as written, with its hash in the digest.
   if (last_verified_) {
     ++tally.files_written;

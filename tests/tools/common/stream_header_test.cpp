@@ -383,7 +383,7 @@ TEST_CASE("a stop frame is its type byte alone") {
   CHECK(decode_stop(Bytes{std::byte{5}, std::byte{0}}).error() == FrameError::bad_length);
   CHECK(decode_stop(Bytes{}).error() == FrameError::empty);
   CHECK(decode_stop(Bytes{std::byte{4}}).error() == FrameError::bad_type);
-  CHECK(frame_type(Bytes{std::byte{8}}).error() == FrameError::bad_type);
+  CHECK(frame_type(Bytes{std::byte{9}}).error() == FrameError::bad_type);
   Bytes none;
   CHECK(encode_stop(none).error() == FrameError::no_space);
 }
@@ -557,4 +557,16 @@ TEST_CASE("round ends survive a round trip; their fields are checked") {
   CHECK(encode_round_end(out, zero).error() == FrameError::bad_sync);
   Bytes small(kRoundEndSize - 1);
   CHECK(encode_round_end(small, end).error() == FrameError::no_space);
+}
+
+TEST_CASE("a keepalive frame is its type byte alone") {
+  Bytes frame(kKeepaliveSize);
+  REQUIRE(encode_keepalive(frame).value_or(0) == kKeepaliveSize);
+  CHECK(frame == Bytes{std::byte{8}});
+  CHECK(frame_type(frame) == FrameType::keepalive);
+  CHECK(decode_keepalive(frame).has_value());
+  CHECK(decode_keepalive(Bytes{std::byte{8}, std::byte{0}}).error() == FrameError::bad_length);
+  CHECK(decode_keepalive(Bytes{std::byte{5}}).error() == FrameError::bad_type);
+  Bytes none;
+  CHECK(encode_keepalive(none).error() == FrameError::no_space);
 }
