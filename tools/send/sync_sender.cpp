@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -62,7 +63,12 @@ std::string describe(const std::optional<transport::CloseReason>& reason) {
 }
 
 // What --watch compares between looks: a new size, mtime or file (an editor's rename)
-// means a round is due.
+// means a round is due. File times tick coarsely (a kernel clock tick, up to 10 ms): a
+// write in the same tick as a round's read would leave the mtime as the round saw it and go
+// unnoticed (git's "racily clean" entries). So a round does not read a file whose mtime is
+// younger than this: it waits until the tick is surely over, and any later write gets a
+// later mtime.
+constexpr std::int64_t kTimestampGranuleNs = 20'000'000;
 struct FileState {
   dev_t device = 0;
   ino_t inode = 0;
@@ -75,6 +81,12 @@ struct FileState {
            a.mtime_ns == b.mtime_ns;
   }
 };
+
+std::int64_t wall_clock_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
 
 FileState state_of(const struct stat& info) {
   FileState state;
@@ -272,9 +284,13 @@ std::optional<Failure> SyncClient::start(const OpenFile& file, const std::string
 
 std::optional<Failure> SyncClient::run_round(const OpenFile& file) {
   const std::uint64_t round_number = rounds_ + 1;
+  last_state_ = file.state;
+  const std::int64_t settled = file.state.mtime_ns + kTimestampGranuleNs;
+  if (const std::int64_t young = settled - wall_clock_ns(); young > 0) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(young, kTimestampGranuleNs)));
+  }
   const auto before = connection_.stats();
   const Clock::time_point start = Clock::now();
-  last_state_ = file.state;
   SyncRound round(file.fd, options_.block_size, image_);
   const BlockSink sink = [this](std::uint64_t key, std::span<const std::byte> block) {
     return stream_.send_block(key, block);
