@@ -44,6 +44,8 @@ void TransferReport::take_stats(const transport::ConnectionStats& stats) {
   spurious_losses = stats.spurious_losses;
   packets_sent = stats.packets_sent;
   packets_received = stats.packets_received;
+  wire_bytes_sent = stats.bytes_sent;
+  wire_bytes_received = stats.bytes_received;
   cwnd_bytes = stats.congestion_window;
   rtt.observe(stats);
 }
@@ -52,8 +54,6 @@ void SyncTotals::take_stats(const transport::ConnectionStats& stats) noexcept {
   blocks_whole = stats.blocks_sent_whole;
   blocks_delta = stats.blocks_sent_delta;
   block_bytes_saved = stats.block_bytes_saved;
-  wire_bytes_sent = stats.bytes_sent;
-  wire_bytes_received = stats.bytes_received;
 }
 
 std::string format_bytes(double bytes) {
@@ -136,8 +136,8 @@ std::string format_summary(const TransferReport& r) {
                   static_cast<unsigned long long>(sync->blocks_whole),
                   static_cast<unsigned long long>(sync->blocks_delta),
                   format_bytes(static_cast<double>(sync->block_bytes_saved)).c_str(),
-                  format_bytes(static_cast<double>(sync->wire_bytes_sent)).c_str(),
-                  format_bytes(static_cast<double>(sync->wire_bytes_received)).c_str());
+                  format_bytes(static_cast<double>(r.wire_bytes_sent)).c_str(),
+                  format_bytes(static_cast<double>(r.wire_bytes_received)).c_str());
     summary += line;
   }
   return summary;
@@ -167,6 +167,8 @@ std::string format_json(const TransferReport& r) {
       .add("spurious_losses", r.spurious_losses)
       .add("packets_sent", r.packets_sent)
       .add("packets_received", r.packets_received)
+      .add("wire_bytes_sent", r.wire_bytes_sent)
+      .add("wire_bytes_received", r.wire_bytes_received)
       .add("rtt_min_us", r.rtt.min_us)
       .add("rtt_avg_us", r.rtt.avg_us)
       .add("rtt_max_us", r.rtt.max_us)
@@ -183,9 +185,7 @@ std::string format_json(const TransferReport& r) {
         .add("sync_rounds_verified", sync->rounds_verified)
         .add("blocks_sent_whole", sync->blocks_whole)
         .add("blocks_sent_delta", sync->blocks_delta)
-        .add("block_bytes_saved", sync->block_bytes_saved)
-        .add("wire_bytes_sent", sync->wire_bytes_sent)
-        .add("wire_bytes_received", sync->wire_bytes_received);
+        .add("block_bytes_saved", sync->block_bytes_saved);
   }
   return json.str();
 }

@@ -42,10 +42,8 @@ struct SyncTotals {
   std::uint64_t blocks_whole = 0;     // versioned blocks sent whole (resends included)
   std::uint64_t blocks_delta = 0;     // ... and as XOR deltas
   std::uint64_t block_bytes_saved = 0;  // block bytes the deltas did not send
-  std::uint64_t wire_bytes_sent = 0;    // UDP payload, this side
-  std::uint64_t wire_bytes_received = 0;
 
-  // Copies the connection's block and byte counters.
+  // Copies the connection's block counters.
   void take_stats(const transport::ConnectionStats& stats) noexcept;
 };
 
@@ -75,6 +73,8 @@ struct TransferReport {
   std::uint64_t spurious_losses = 0;
   std::uint64_t packets_sent = 0;
   std::uint64_t packets_received = 0;
+  std::uint64_t wire_bytes_sent = 0;  // UDP payload of this side's packets, all of them
+  std::uint64_t wire_bytes_received = 0;
   RttSummary rtt;
   std::uint64_t cwnd_bytes = 0;
   double cpu_seconds = 0.0;  // of the whole process over `seconds`
