@@ -18,8 +18,8 @@
 namespace dwcp::tools {
 
 struct ScannedBlock {
-  std::uint64_t index = 0;            // the block's number: it starts at index × block size
-  std::span<const std::byte> bytes;   // block size bytes, fewer for the last block
+  std::uint64_t index = 0;           // the block's number: it starts at index × block size
+  std::span<const std::byte> bytes;  // block size bytes, fewer for the last block
 };
 
 class BlockScanner {

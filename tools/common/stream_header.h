@@ -20,8 +20,8 @@
 // length and the XXH3-64 of every block); then the client sends rounds: the blocks that
 // differ as versioned blocks (Stream::send_block, key = block index), and a round end with
 // the file's length and XXH3-128, which the server answers with a verdict on the whole
-// replica; between rounds, keepalive frames may come. Integers are big-endian. Everything decoded here
-// arrives from the network: the decoders check every length and field and never read past
+// replica; between rounds, keepalive frames may come. Integers are big-endian. Everything decoded
+// here arrives from the network: the decoders check every length and field and never read past
 // their span; paths are checked separately (check_relative_path) because a well-formed
 // header may still name a path the receiver must refuse.
 #pragma once

@@ -132,9 +132,8 @@ void SyncReceiver::consume(std::span<const std::byte> message) {
   // Fewer blocks than sent: the transport held one back (its rebuilt bytes failed their
   // CRC32C; it comes again whole, later). The replica's hash decides the verdict.
   if (end->blocks != round_.blocks) {
-    report_problem("round " + std::to_string(round_.round) + ": " +
-                   std::to_string(round_.blocks) + " blocks arrived of " +
-                   std::to_string(end->blocks) + " sent");
+    report_problem("round " + std::to_string(round_.round) + ": " + std::to_string(round_.blocks) +
+                   " blocks arrived of " + std::to_string(end->blocks) + " sent");
   }
   round_.verdict = replica_.finish_round(*end);
   in_round_ = false;

@@ -52,13 +52,15 @@ std::expected<SyncReplica, ReplicaError> SyncReplica::open(int dir_fd, std::stri
     return std::unexpected(ReplicaError{Verdict::malformed, "block size out of range"});
   }
   // O_NONBLOCK: a FIFO planted under the name cannot hang the open (it is refused below).
-  const int fd = ::openat(dir_fd, shown.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-                          static_cast<mode_t>(mode & 0777));
+  const int fd =
+      ::openat(dir_fd, shown.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+               static_cast<mode_t>(mode & 0777));
   if (fd < 0) {
     const int error = errno;
     // O_NOFOLLOW refuses a symlink (ELOOP): hostile or not, nothing is written through it.
     const Verdict verdict = error == ELOOP ? Verdict::rejected_path : Verdict::write_failed;
-    return std::unexpected(ReplicaError{verdict, "cannot open '" + shown + "': " + errno_text(error)});
+    return std::unexpected(
+        ReplicaError{verdict, "cannot open '" + shown + "': " + errno_text(error)});
   }
   SyncReplica replica;
   replica.fd_ = fd;
@@ -81,8 +83,7 @@ std::expected<std::vector<SyncManifest>, std::string> SyncReplica::manifest() co
   std::vector<SyncManifest> messages;
   std::size_t at = 0;
   do {
-    const std::size_t count =
-        std::min<std::size_t>(kMaxManifestHashes, hashed->hashes.size() - at);
+    const std::size_t count = std::min<std::size_t>(kMaxManifestHashes, hashed->hashes.size() - at);
     SyncManifest message;
     message.length = hashed->length;
     message.first_block = at;

@@ -12,9 +12,9 @@ namespace dwcp::tools {
 struct SyncRoundReport {
   std::uint64_t id = 1;  // as the summary's
   std::uint64_t round = 0;
-  double seconds = 0.0;          // from the start of reading the file to the verdict
-  std::uint64_t length = 0;      // the file's bytes as the round read them
-  std::uint64_t blocks = 0;      // the file's blocks
+  double seconds = 0.0;              // from the start of reading the file to the verdict
+  std::uint64_t length = 0;          // the file's bytes as the round read them
+  std::uint64_t blocks = 0;          // the file's blocks
   std::uint64_t blocks_changed = 0;  // handed to the transport: changed or new
   std::uint64_t changed_bytes = 0;
   // From the connection's statistics over the round:

@@ -117,7 +117,8 @@ void ClientSession::run() {
     for (const SyncRoundRecord& round : in.sync->take_rounds()) {
       if (options_.json) continue;
       const std::scoped_lock hold(output_.lock);
-      std::fprintf(output_.out, "[%3llu] sync '%s' round %llu: %llu blocks (%s) written, replica %s, %s\n",
+      std::fprintf(output_.out,
+                   "[%3llu] sync '%s' round %llu: %llu blocks (%s) written, replica %s, %s\n",
                    static_cast<unsigned long long>(id_), in.sync->name().c_str(),
                    static_cast<unsigned long long>(round.round),
                    static_cast<unsigned long long>(round.blocks),

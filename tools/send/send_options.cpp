@@ -74,14 +74,13 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
       std::string problem = "unexpected argument (options start with '-')";
       return std::unexpected(usage_error(name, problem));
     }
-    const bool known = name == "-c" || name == "--client" || name == "-p" || name == "--port" ||
-                       name == "-t" || name == "--time" || name == "-n" || name == "--bytes" ||
-                       name == "-P" || name == "--parallel" || name == "-l" || name == "--length" ||
-                       name == "-C" || name == "--congestion" || name == "-b" ||
-                       name == "--bitrate" || name == "-i" || name == "--interval" ||
-                       name == "--connect-timeout" || name == "-F" || name == "--file" ||
-                       name == "--sync" || name == "--block-size" || name == "--rounds" ||
-                       is_node_flag(name);
+    const bool known =
+        name == "-c" || name == "--client" || name == "-p" || name == "--port" || name == "-t" ||
+        name == "--time" || name == "-n" || name == "--bytes" || name == "-P" ||
+        name == "--parallel" || name == "-l" || name == "--length" || name == "-C" ||
+        name == "--congestion" || name == "-b" || name == "--bitrate" || name == "-i" ||
+        name == "--interval" || name == "--connect-timeout" || name == "-F" || name == "--file" ||
+        name == "--sync" || name == "--block-size" || name == "--rounds" || is_node_flag(name);
     if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
     auto value = cursor.value();
     if (!value) return std::unexpected(value.error());
@@ -164,9 +163,9 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
       return std::unexpected(
           usage_error(*positional, "unexpected argument (options start with '-')"));
     }
-    for (const auto& [given, flag] : {std::pair{options.watch, "--watch"},
-                                      std::pair{options.rounds != 0, "--rounds"},
-                                      std::pair{have_block_size, "--block-size"}}) {
+    for (const auto& [given, flag] :
+         {std::pair{options.watch, "--watch"}, std::pair{options.rounds != 0, "--rounds"},
+          std::pair{have_block_size, "--block-size"}}) {
       if (given) return std::unexpected(usage_error(flag, "needs --sync"));
     }
   } else {

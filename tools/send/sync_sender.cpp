@@ -93,8 +93,8 @@ FileState state_of(const struct stat& info) {
   state.device = info.st_dev;
   state.inode = info.st_ino;
   state.size = info.st_size;
-  state.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
-                   info.st_mtim.tv_nsec;
+  state.mtime_ns =
+      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
   state.mode = info.st_mode;
   return state;
 }
@@ -133,8 +133,7 @@ NodeOptions node_options(const SendOptions& options, const transport::SocketAddr
   node.connection.handshake_timeout = std::chrono::duration_cast<transport::Duration>(
       std::chrono::duration<double>(options.connect_timeout));
   // A block is at most a message: half the queue, less 8 (transport/api/options.h).
-  node.stream_send_queue =
-      std::max(kSendQueue, 2 * (std::size_t{options.block_size} + 16) + 64);
+  node.stream_send_queue = std::max(kSendQueue, 2 * (std::size_t{options.block_size} + 16) + 64);
   return node;
 }
 
@@ -379,9 +378,9 @@ std::optional<Failure> SyncClient::run_round(const OpenFile& file) {
   report.verdict = verdict->result;
   report.xxh3_128 = end.hash.to_hex();
   last_hash_ = report.xxh3_128;
-  std::fputs(options_.json ? (format_round_json(report) + "\n").c_str()
-                           : format_round(report).c_str(),
-             out_);
+  std::fputs(
+      options_.json ? (format_round_json(report) + "\n").c_str() : format_round(report).c_str(),
+      out_);
   std::fflush(out_);
   if (verdict->result != Verdict::verified) {
     return Failure{"round " + std::to_string(round_number) +

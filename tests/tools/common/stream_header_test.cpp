@@ -503,10 +503,10 @@ TEST_CASE("manifests survive a round trip; their fields are checked") {
   }
   const Bytes frame = encode(part);
   check_prefixes_refused(frame, [](auto bytes) { return decode_manifest(bytes); });
-  CHECK(frame[1] == std::byte{0});    // not the last
-  CHECK(frame[15] == std::byte{0});   // first block 8192, big-endian
+  CHECK(frame[1] == std::byte{0});   // not the last
+  CHECK(frame[15] == std::byte{0});  // first block 8192, big-endian
   CHECK(frame[16] == std::byte{0x20});
-  CHECK(frame[21] == std::byte{3});   // three hashes
+  CHECK(frame[21] == std::byte{3});  // three hashes
   CHECK(frame[22 + 8] == std::byte{0xfe});
   Bytes longer = frame;
   longer.push_back(std::byte{0});

@@ -67,7 +67,8 @@ Bytes pattern_bytes(std::size_t size, unsigned seed) {
 
 void write_file(const fs::path& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 Bytes read_file(const fs::path& path) {
@@ -213,11 +214,9 @@ TEST_CASE("replica names from the network: one plain name, no symlink, one sende
   const fs::path outside = dir.path() / "outside";
   write_file(outside, Bytes(10, std::byte{7}));
   fs::create_symlink(outside, dir.path() / "link");
-  CHECK(SyncReplica::open(dir.fd(), "link", 0644, 4096).error().verdict ==
-        Verdict::rejected_path);
+  CHECK(SyncReplica::open(dir.fd(), "link", 0644, 4096).error().verdict == Verdict::rejected_path);
   REQUIRE(::mkfifo((dir.path() / "fifo").c_str(), 0600) == 0);
-  CHECK(SyncReplica::open(dir.fd(), "fifo", 0644, 4096).error().verdict ==
-        Verdict::rejected_path);
+  CHECK(SyncReplica::open(dir.fd(), "fifo", 0644, 4096).error().verdict == Verdict::rejected_path);
   fs::create_directory(dir.path() / "sub");
   CHECK_FALSE(SyncReplica::open(dir.fd(), "sub", 0644, 4096).has_value());
   auto first = SyncReplica::open(dir.fd(), "busy", 0644, 4096);

@@ -186,8 +186,8 @@ TEST_CASE("--sync takes a file, a block size, rounds, --watch and a bound") {
   CHECK_FALSE(once->watch);
   CHECK(once->sync_seconds == doctest::Approx(0.0));
   CHECK(once->interval == doctest::Approx(1.0));
-  const auto o = parse({"--sync=img", "-c", "h", "--block-size", "64K", "--watch", "--rounds",
-                        "5", "-i", "0.2", "-t", "30", "-b", "100M", "--json"});
+  const auto o = parse({"--sync=img", "-c", "h", "--block-size", "64K", "--watch", "--rounds", "5",
+                        "-i", "0.2", "-t", "30", "-b", "100M", "--json"});
   REQUIRE(o.has_value());
   CHECK(o->block_size == 64u << 10);
   CHECK(o->watch);
