@@ -358,12 +358,23 @@ std::string_view to_string(FrameType type) noexcept {
 FrameType frame_type(const Frame& frame) noexcept {
   // In the order of the Frame variant's alternatives.
   static constexpr std::array<FrameType, std::variant_size_v<Frame>> kTypes{
-      FrameType::padding,          FrameType::ping,         FrameType::ack,
-      FrameType::reset_stream,     FrameType::max_data,     FrameType::max_stream_data,
-      FrameType::max_streams,      FrameType::data_blocked, FrameType::stream_data_blocked,
-      FrameType::connection_close, FrameType::pmtu_probe,   FrameType::stream,
-      FrameType::delta_block,      FrameType::block_request, FrameType::client_hello,
-      FrameType::retry,            FrameType::server_hello,
+      FrameType::padding,
+      FrameType::ping,
+      FrameType::ack,
+      FrameType::reset_stream,
+      FrameType::max_data,
+      FrameType::max_stream_data,
+      FrameType::max_streams,
+      FrameType::data_blocked,
+      FrameType::stream_data_blocked,
+      FrameType::connection_close,
+      FrameType::pmtu_probe,
+      FrameType::stream,
+      FrameType::delta_block,
+      FrameType::block_request,
+      FrameType::client_hello,
+      FrameType::retry,
+      FrameType::server_hello,
   };
   return kTypes[frame.index()];  // never valueless: every alternative is trivially copyable
 }

@@ -29,9 +29,9 @@ class BlockCache {
   struct Entry {
     std::uint64_t key = 0;
     std::uint64_t version = 0;
-    std::uint64_t length = 0;      // the block's length: what the byte limit counts
-    std::vector<std::byte> bytes;  // the block; empty while poisoned
-    bool poisoned = false;         // receiver: the bytes failed their CRC (see above)
+    std::uint64_t length = 0;         // the block's length: what the byte limit counts
+    std::vector<std::byte> bytes;     // the block; empty while poisoned
+    bool poisoned = false;            // receiver: the bytes failed their CRC (see above)
     std::uint64_t whole_version = 0;  // sender: the newest version that went whole
   };
 

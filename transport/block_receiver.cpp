@@ -22,7 +22,7 @@ std::optional<BlockError> BlockReceiver::on_frame(const proto::DeltaBlockFrame& 
                                                   std::uint64_t consumed) {
   const std::uint64_t start = frame.record_offset;
   const std::uint64_t end = start + frame.record_length;  // the codec checked the sum
-  if (end <= consumed) return std::nullopt;                // a late copy of a record read
+  if (end <= consumed) return std::nullopt;               // a late copy of a record read
   if (start < consumed) {
     return BlockError{TransportError::protocol_violation, "DELTA_BLOCK record across data read"};
   }
@@ -65,8 +65,8 @@ std::expected<BlockReceiver::Outcome, BlockError> BlockReceiver::process(
   const proto::DeltaBlockFrame header = found->second;
   records_.erase(found);
   if (record.size() != header.record_length) {
-    return std::unexpected(
-        BlockError{TransportError::protocol_violation, "a message ends inside a DELTA_BLOCK record"});
+    return std::unexpected(BlockError{TransportError::protocol_violation,
+                                      "a message ends inside a DELTA_BLOCK record"});
   }
 
   if (header.encoding == proto::BlockEncoding::whole) {
@@ -103,8 +103,7 @@ std::expected<BlockReceiver::Outcome, BlockError> BlockReceiver::process(
   }
   ready_.resize(header.block_length);
   if (!simd::decode_delta(base->bytes, record, ready_)) {
-    return std::unexpected(
-        BlockError{TransportError::frame_encoding_error, "malformed XOR delta"});
+    return std::unexpected(BlockError{TransportError::frame_encoding_error, "malformed XOR delta"});
   }
   if (simd::crc32c(ready_) != header.block_crc32c) {
     ++counters_.crc_failures;
@@ -127,6 +126,13 @@ void BlockReceiver::poison(std::uint64_t key, std::uint64_t version, std::uint64
   }
   entry->bytes.clear();
   entry->bytes.shrink_to_fit();
+  // Requests sent for keys evicted since: more of them than keys cached means some are.
+  if (sent_.size() > cache_.size()) {
+    std::erase_if(sent_, [this](const auto& request) {
+      const BlockCache::Entry* e = cache_.find(request.first);
+      return e == nullptr || !e->poisoned;
+    });
+  }
   if (entry->poisoned) return;  // asked already
   entry->poisoned = true;
   due_[key] = version;

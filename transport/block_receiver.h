@@ -32,10 +32,10 @@ namespace dwcp::transport {
 
 struct BlockReceiveCounters {
   std::uint64_t delivered = 0;
-  std::uint64_t crc_failures = 0;        // rebuilt blocks whose CRC32C did not match
-  std::uint64_t poisoned_drops = 0;      // deltas against a poisoned entry, not delivered
-  std::uint64_t requests = 0;            // keys asked for whole (once per poisoning)
-  std::uint64_t uncached_failures = 0;   // failed blocks too large to cache: nothing to ask
+  std::uint64_t crc_failures = 0;       // rebuilt blocks whose CRC32C did not match
+  std::uint64_t poisoned_drops = 0;     // deltas against a poisoned entry, not delivered
+  std::uint64_t requests = 0;           // keys asked for whole (once per poisoning)
+  std::uint64_t uncached_failures = 0;  // failed blocks too large to cache: nothing to ask
 };
 
 // A connection error a record or frame calls for.

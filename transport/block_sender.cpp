@@ -37,8 +37,7 @@ BlockSender::Record BlockSender::prepare(std::uint64_t key, std::span<const std:
   if (base == nullptr) return record;
   scratch_.resize(simd::max_encoded_size(block.size()));
   const auto encoded = simd::encode_delta(base->bytes, block, scratch_);
-  const auto limit =
-      static_cast<std::size_t>(static_cast<double>(block.size()) * (1.0 - margin_));
+  const auto limit = static_cast<std::size_t>(static_cast<double>(block.size()) * (1.0 - margin_));
   if (!encoded || *encoded > limit || *encoded == 0) return record;
   h.encoding = proto::BlockEncoding::xor_delta;
   h.base_version = base->version;
@@ -59,7 +58,7 @@ void BlockSender::commit(const Record& record, std::uint64_t offset,
 
   const bool whole = h.encoding == proto::BlockEncoding::whole;
   if (record.resend) {
-    requests_.pop_front();  // the request next_resend() answered
+    requests_.erase(requests_.begin());  // the request next_resend() answered
     ++counters_.resends;
     ++counters_.sent_whole;
     if (BlockCache::Entry* entry = cache_.update(h.key, h.new_version, h.block_length)) {
@@ -81,17 +80,20 @@ void BlockSender::commit(const Record& record, std::uint64_t offset,
 }
 
 void BlockSender::on_request(std::uint64_t key, std::uint64_t version) {
-  // A flood of requests cannot grow this past one per key the cache could hold.
-  if (requests_.size() >= std::max<std::uint64_t>(cache_.max_keys(), 1)) return;
-  requests_.emplace_back(key, version);
+  // Only keys the cache holds are kept, one request each: a flood of requests cannot grow
+  // this past the cache's key count.
+  const BlockCache::Entry* entry = cache_.find(key);
+  if (entry == nullptr || entry->whole_version >= version) return;
+  auto [it, inserted] = requests_.try_emplace(key, version);
+  if (!inserted) it->second = std::max(it->second, version);
 }
 
 std::optional<BlockSender::Record> BlockSender::next_resend() {
   while (!requests_.empty()) {
-    const auto [key, version] = requests_.front();
+    const auto [key, version] = *requests_.begin();
     const BlockCache::Entry* entry = cache_.find(key);
     if (entry == nullptr || entry->whole_version >= version) {
-      requests_.pop_front();  // evicted on both sides, or already healed by a whole block
+      requests_.erase(requests_.begin());  // evicted on both sides, or healed by a whole block
       continue;
     }
     Record record;

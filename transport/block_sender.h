@@ -17,7 +17,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <span>
@@ -60,13 +59,14 @@ class BlockSender {
   // got (ignored for a resend). The versions, the cache and the counters follow.
   void commit(const Record& record, std::uint64_t offset, std::span<const std::byte> block);
 
-  // The peer asked for `key` whole: it holds `version` and could not rebuild it. Queued;
-  // next_resend() says what to send for it.
+  // The peer asked for `key` whole: it holds `version` and could not rebuild it. Queued
+  // (one per key) when the cache holds the key and no whole record of it at `version` or
+  // newer went since; next_resend() gives the record for it.
   void on_request(std::uint64_t key, std::uint64_t version);
   [[nodiscard]] bool has_requests() const noexcept { return !requests_.empty(); }
   // Forgets every queued request (the stream takes no more data).
   void drop_requests() noexcept { requests_.clear(); }
-  // The whole record answering the oldest queued request; requests with nothing to send
+  // The whole record answering a queued request (lowest key first); requests with nothing to send
   // (the key was evicted, or went whole at or after that version since) are dropped on the
   // way; nullopt when none is left. The request stays queued until its record is
   // commit()ed.
@@ -93,9 +93,9 @@ class BlockSender {
   std::uint64_t stream_id_;
   double margin_;
   BlockCache cache_;
-  std::unordered_map<std::uint64_t, std::uint64_t> versions_;  // key → newest version sent
-  std::map<std::uint64_t, proto::DeltaBlockFrame> records_;    // by record offset
-  std::deque<std::pair<std::uint64_t, std::uint64_t>> requests_;  // (key, version)
+  std::unordered_map<std::uint64_t, std::uint64_t> versions_;     // key → newest version sent
+  std::map<std::uint64_t, proto::DeltaBlockFrame> records_;       // by record offset
+  std::map<std::uint64_t, std::uint64_t> requests_;  // key → version asked for
   std::vector<std::byte> scratch_;                                // an encoded delta
   // The largest field values ever held, so max_header_size() needs no walk of records_.
   std::uint64_t max_key_ = 0;

@@ -572,10 +572,10 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   for (auto& [id, stream] : streams_) {
     if (stream.blocks_out && stream.blocks_out->has_requests()) send_block_resends(stream);
   }
-  const bool control_due =
-      max_data_due_ || block_requests_due() ||
-      std::any_of(streams_.begin(), streams_.end(),
-                  [](const auto& entry) { return entry.second.max_stream_data_due; });
+  const bool control_due = max_data_due_ || block_requests_due() ||
+                           std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
+                             return entry.second.max_stream_data_due;
+                           });
   const bool data_waiting = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
     return entry.second.send.has_data_to_send();
   });
@@ -648,8 +648,8 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       if (blocks != nullptr && blocks->has_records()) {
         if (stream.send.bytes_lost() == 0) {
           if (const proto::DeltaBlockFrame* next = blocks->record_at(sent_before)) {
-            fields = BlockSender::header_size(*next, sent_before - next->record_offset,
-                                              packet.room());
+            fields =
+                BlockSender::header_size(*next, sent_before - next->record_offset, packet.room());
           }
         } else {
           fields = std::max(fields, blocks->max_header_size(packet.room()));
@@ -817,9 +817,8 @@ AppendStatus Connection::send_block(std::uint64_t stream_id, std::uint64_t key,
   StreamState* stream = find_stream(stream_id);
   if (stream == nullptr || state_ != ConnectionState::established) return AppendStatus::finished;
   if (block.empty()) return AppendStatus::empty;
-  if (block.size() > std::min({peer_params_.initial_max_stream_data,
-                               peer_params_.initial_max_data, proto::kMaxBlockLength,
-                               std::uint64_t{stream->send.capacity()}})) {
+  if (block.size() > std::min({peer_params_.initial_max_stream_data, peer_params_.initial_max_data,
+                               proto::kMaxBlockLength, std::uint64_t{stream->send.capacity()}})) {
     return AppendStatus::too_large;
   }
   if (stream->send.final_size()) return AppendStatus::finished;

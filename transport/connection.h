@@ -84,15 +84,15 @@ struct ConnectionStats {
   std::uint64_t receive_buffered_bytes = 0;  // received, not yet read: bounded by the credit
   std::uint64_t send_buffered_bytes = 0;     // accepted, not yet acknowledged
   // Versioned blocks (docs/protocol.md §5.9–5.11), summed over the streams. Sending:
-  std::uint64_t blocks_sent_whole = 0;       // resends included
+  std::uint64_t blocks_sent_whole = 0;  // resends included
   std::uint64_t blocks_sent_delta = 0;
-  std::uint64_t block_bytes_saved = 0;       // block bytes minus record bytes, over the deltas
-  std::uint64_t block_resends = 0;           // whole blocks sent to answer BLOCK_REQUESTs
+  std::uint64_t block_bytes_saved = 0;  // block bytes minus record bytes, over the deltas
+  std::uint64_t block_resends = 0;      // whole blocks sent to answer BLOCK_REQUESTs
   // Receiving:
-  std::uint64_t blocks_received = 0;         // rebuilt, checked and handed over
-  std::uint64_t block_crc_failures = 0;      // a rebuilt block failed its CRC32C: not handed over
-  std::uint64_t block_poisoned_drops = 0;    // deltas against a block that failed: not handed over
-  std::uint64_t block_resends_requested = 0; // keys asked for whole (BLOCK_REQUEST)
+  std::uint64_t blocks_received = 0;          // rebuilt, checked and handed over
+  std::uint64_t block_crc_failures = 0;       // a rebuilt block failed its CRC32C: not handed over
+  std::uint64_t block_poisoned_drops = 0;     // deltas against a block that failed: not handed over
+  std::uint64_t block_resends_requested = 0;  // keys asked for whole (BLOCK_REQUEST)
   // Both caches of every stream (ours and the mirror of the peer's):
   std::uint64_t block_cache_evictions = 0;
 };

@@ -353,7 +353,7 @@ TEST_CASE("over-limit counts and out-of-range values are rejected with the right
     CHECK(decode_error(block(3, 4, 100, 1, 20, 10, 11)) == Errc::invalid_value);  // past record
     CHECK(decode_error(block(0, 1, kMaxBlockLength + 1, 0, kMaxBlockLength + 1, 0, 0)) ==
           Errc::invalid_value);
-    CHECK(decode_error(block(0, 1, 0, 0, 0, 0, 0)) == Errc::invalid_value);  // empty record
+    CHECK(decode_error(block(0, 1, 0, 0, 0, 0, 0)) == Errc::invalid_value);   // empty record
     CHECK(decode_error(block(3, 4, 10, 1, 0, 0, 0)) == Errc::invalid_value);  // empty delta
   }
   SUBCASE("BLOCK_REQUEST") {

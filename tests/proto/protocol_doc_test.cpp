@@ -62,13 +62,23 @@ TEST_CASE("the frame table lists exactly the frame types the codec knows") {
   // The overview table, before the subsections (5.3 has a table of STREAM flag bits).
   const std::string frames = section(read_doc(), "## 5. Frames");
   const auto rows = hex_rows(frames.substr(0, frames.find("\n### ")));
-  const FrameType types[] = {
-      FrameType::padding,          FrameType::ping,         FrameType::ack,
-      FrameType::reset_stream,     FrameType::max_data,     FrameType::max_stream_data,
-      FrameType::max_streams,      FrameType::data_blocked, FrameType::stream_data_blocked,
-      FrameType::connection_close, FrameType::pmtu_probe,   FrameType::stream,
-      FrameType::delta_block,      FrameType::block_request, FrameType::client_hello,
-      FrameType::retry,            FrameType::server_hello};
+  const FrameType types[] = {FrameType::padding,
+                             FrameType::ping,
+                             FrameType::ack,
+                             FrameType::reset_stream,
+                             FrameType::max_data,
+                             FrameType::max_stream_data,
+                             FrameType::max_streams,
+                             FrameType::data_blocked,
+                             FrameType::stream_data_blocked,
+                             FrameType::connection_close,
+                             FrameType::pmtu_probe,
+                             FrameType::stream,
+                             FrameType::delta_block,
+                             FrameType::block_request,
+                             FrameType::client_hello,
+                             FrameType::retry,
+                             FrameType::server_hello};
   CHECK(rows.size() == std::size(types));
   for (const FrameType type : types) {
     const auto row = rows.find(static_cast<std::uint64_t>(type));

@@ -6,12 +6,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <random>
 #include <utility>
 #include <vector>
 
+#include "proto/packet.h"
+#include "simd/checksum.h"
+#include "simd/xor_delta.h"
 #include "tests/transport/block_workload.h"
 #include "tests/transport/connection_simulation.h"
 #include "transport/connection.h"
@@ -52,9 +56,8 @@ struct BlockTransfer {
         const auto [key, block] = workload.next();
         const AppendStatus status = client.send_block(stream, key, block);
         if (status == AppendStatus::back_pressured) break;
-        REQUIRE_MESSAGE(status == AppendStatus::accepted, "connection ",
-                        to_string(client.state()), ": ",
-                        client.close_reason() ? client.close_reason()->reason : "");
+        REQUIRE_MESSAGE(status == AppendStatus::accepted, "connection ", to_string(client.state()),
+                        ": ", client.close_reason() ? client.close_reason()->reason : "");
         workload.commit();
       }
     }
@@ -173,14 +176,15 @@ TEST_CASE("a corrupted base is caught by the CRC, never delivered, and healed by
   Simulation sim(block_config(16, 1 << 20), block_config(16, 1 << 20), milliseconds(10), {}, 9);
   std::uint64_t stream = 0;
   REQUIRE(sim.run(
-      milliseconds(500), [](Simulation& s) { return s.client().state() == ConnectionState::established; },
+      milliseconds(500),
+      [](Simulation& s) { return s.client().state() == ConnectionState::established; },
       [](Simulation&) {}));
   stream = *sim.client().open_stream();
 
   std::mt19937_64 rng(5);
   Bytes block(4096);
   for (auto& b : block) b = static_cast<std::byte>(rng());
-  std::vector<Bytes> versions;  // of key 7, from version 1
+  std::vector<Bytes> versions;                             // of key 7, from version 1
   std::vector<std::pair<std::uint64_t, Bytes>> delivered;  // key 7: (version, bytes)
   std::uint64_t others_delivered = 0;
   auto send = [&](std::uint64_t key, const Bytes& bytes) {
@@ -203,8 +207,7 @@ TEST_CASE("a corrupted base is caught by the CRC, never delivered, and healed by
   auto run_until_delivered = [&](std::size_t count, std::uint64_t others) {
     return sim.run(
         milliseconds(2000),
-        [&](Simulation&) { return delivered.size() == count && others_delivered == others; },
-        read);
+        [&](Simulation&) { return delivered.size() == count && others_delivered == others; }, read);
   };
 
   versions.push_back(block);
@@ -247,4 +250,165 @@ TEST_CASE("a corrupted base is caught by the CRC, never delivered, and healed by
   check_caches_identical(*sim.client().sent_block_cache(stream),
                          *sim.server()->received_block_cache(stream));
   CHECK(sim.client().state() == ConnectionState::established);
+}
+
+namespace {
+
+// An established pair with nothing sent yet, so the server's stream 0 is the client's.
+Simulation established(std::uint64_t server_cache_keys) {
+  Simulation sim(block_config(16, 1 << 20), block_config(server_cache_keys, 1 << 20),
+                 milliseconds(1), {}, 3);
+  REQUIRE(sim.run(
+      milliseconds(200),
+      [](Simulation& s) {
+        return s.client().state() == ConnectionState::established && s.server() != nullptr;
+      },
+      [](Simulation&) {}));
+  return sim;
+}
+
+// Hands the server a packet of `frames` as if the client had sent it.
+void inject(Simulation& sim, std::initializer_list<dwcp::proto::Frame> frames) {
+  static std::uint64_t packet_number = 100'000;
+  Bytes out(1500);
+  auto builder = dwcp::proto::PacketBuilder::short_header(out, sim.server()->local_id(),
+                                                          packet_number++, 4);
+  REQUIRE(builder);
+  for (const auto& frame : frames) REQUIRE(builder->add(frame));
+  const auto size = builder->finish();
+  REQUIRE(size);
+  out.resize(*size);
+  const auto packet = dwcp::proto::parse_packet(out);
+  REQUIRE(packet);
+  sim.server()->receive(*packet, out.size(), sim.now());
+}
+
+dwcp::proto::DeltaBlockFrame whole_block(std::span<const std::byte> block, std::uint64_t offset) {
+  dwcp::proto::DeltaBlockFrame f;
+  f.stream_id = 0;
+  f.record_offset = offset;
+  f.key = 1;
+  f.new_version = 1;
+  f.block_length = block.size();
+  f.block_crc32c = dwcp::simd::crc32c(block);
+  f.record_length = block.size();
+  f.fragment = block;
+  return f;
+}
+
+std::uint64_t close_code_of(Simulation& sim) {
+  sim.server()->next_inbound(0);  // read-time checks
+  REQUIRE(sim.server()->close_reason());
+  return sim.server()->close_reason()->error_code;
+}
+
+constexpr auto kProtocolViolation =
+    static_cast<std::uint64_t>(dwcp::proto::TransportError::protocol_violation);
+
+}  // namespace
+
+TEST_CASE("DELTA_BLOCK frames that break the rules of §5.9 close the connection") {
+  const Bytes block(100, std::byte{7});
+  SUBCASE("a whole block arrives and is delivered; its copy is harmless") {
+    Simulation sim = established(16);
+    inject(sim, {whole_block(block, 0)});
+    inject(sim, {whole_block(block, 0)});
+    const auto item = sim.server()->next_inbound(0);
+    REQUIRE(item);
+    CHECK(item->is_block);
+    CHECK(item->key == 1);
+    CHECK_FALSE(sim.server()->close_reason());
+  }
+  SUBCASE("a delta to a node that offered no cache") {
+    Simulation sim = established(0);
+    auto f = whole_block(block, 0);
+    f.encoding = dwcp::proto::BlockEncoding::xor_delta;
+    f.base_version = 1;
+    f.new_version = 2;
+    f.record_length = 10;
+    f.fragment = std::span(block).first(10);
+    inject(sim, {f});
+    CHECK(close_code_of(sim) == kProtocolViolation);
+  }
+  SUBCASE("two frames of one record whose headers differ") {
+    Simulation sim = established(16);
+    auto first = whole_block(block, 0);
+    first.fragment = std::span(block).first(50);
+    auto second = first;
+    second.key = 2;
+    second.fragment_offset = 50;
+    second.fragment = std::span(block).subspan(50);
+    inject(sim, {first, second});
+    CHECK(close_code_of(sim) == kProtocolViolation);
+  }
+  SUBCASE("records that overlap") {
+    Simulation sim = established(16);
+    auto first = whole_block(block, 0);
+    first.fragment = std::span(block).first(10);
+    auto second = whole_block(block, 50);
+    second.fragment = std::span(block).first(10);
+    inject(sim, {first, second});
+    CHECK(close_code_of(sim) == kProtocolViolation);
+  }
+  SUBCASE("a delta against a version not held") {
+    Simulation sim = established(16);
+    Bytes delta(40);
+    auto f = whole_block(block, 0);
+    f.encoding = dwcp::proto::BlockEncoding::xor_delta;
+    f.base_version = 3;
+    f.new_version = 4;
+    f.record_length = delta.size();
+    f.fragment = delta;
+    inject(sim, {f});
+    CHECK(close_code_of(sim) == kProtocolViolation);
+  }
+  SUBCASE("a whole block whose CRC32C does not match") {
+    Simulation sim = established(16);
+    auto f = whole_block(block, 0);
+    f.block_crc32c ^= 1;
+    inject(sim, {f});
+    CHECK(close_code_of(sim) == kProtocolViolation);
+  }
+  SUBCASE("a delta whose length field is not the block's") {
+    Simulation sim = established(16);
+    inject(sim, {whole_block(block, 0)});
+    Bytes out(100);
+    REQUIRE(sim.server()->read_message(0, out) == 100);
+    // A valid delta of a 99-byte block, sent as the delta of a 100-byte one.
+    Bytes changed(99, std::byte{7});
+    changed[5] = std::byte{1};
+    Bytes delta(99);
+    const auto size = dwcp::simd::encode_delta(block, changed, delta);
+    REQUIRE(size);
+    auto f = whole_block(block, 100);
+    f.encoding = dwcp::proto::BlockEncoding::xor_delta;
+    f.base_version = 1;
+    f.new_version = 2;
+    f.record_length = *size;
+    f.fragment = std::span(delta).first(*size);
+    inject(sim, {f});
+    CHECK(close_code_of(sim) ==
+          static_cast<std::uint64_t>(dwcp::proto::TransportError::frame_encoding_error));
+  }
+  SUBCASE("a record that starts past the stream credit") {
+    Simulation sim = established(16);
+    auto f = whole_block(block, 0);
+    f.record_offset = ConnectionConfig{}.params.initial_max_stream_data;  // the server's window
+    f.fragment = {};
+    inject(sim, {f});
+    CHECK(close_code_of(sim) ==
+          static_cast<std::uint64_t>(dwcp::proto::TransportError::flow_control_error));
+  }
+  SUBCASE("a message end inside a record") {
+    Simulation sim = established(16);
+    auto f = whole_block(block, 0);
+    f.fragment = std::span(block).subspan(50);
+    f.fragment_offset = 50;
+    dwcp::proto::StreamFrame stream;
+    stream.stream_id = 0;
+    stream.data = std::span(block).first(50);
+    stream.message_end = true;
+    inject(sim, {f, stream});
+    CHECK(close_code_of(sim) == kProtocolViolation);
+  }
 }
