@@ -63,8 +63,9 @@ std::expected<BlockHashes, std::string> hash_blocks(int fd, std::uint32_t block_
   for (;;) {
     auto block = scanner.next();
     if (!block) return std::unexpected(block.error());
-    if (!*block) break;
-    result.hashes.push_back(simd::xxh3_64((*block)->bytes));
+    const std::optional<ScannedBlock> next = *block;
+    if (!next) break;
+    result.hashes.push_back(simd::xxh3_64(next->bytes));
   }
   result.length = scanner.length();
   return result;

@@ -17,14 +17,15 @@ std::expected<SyncRound::Step, StepFailure> SyncRound::step(const BlockSink& sin
       auto block = scanner_.next();
       if (!block) return std::unexpected(StepFailure{SendStatus::accepted, block.error()});
       step.progressed = true;
-      if (!*block) {
+      const std::optional<ScannedBlock> next = *block;
+      if (!next) {
         done_ = true;
         break;
       }
-      const std::uint64_t hash = simd::xxh3_64((*block)->bytes);
+      const std::uint64_t hash = simd::xxh3_64(next->bytes);
       image_.hashes.push_back(hash);
-      if (known_.holds((*block)->index, hash)) continue;
-      pending_ = **block;
+      if (known_.holds(next->index, hash)) continue;
+      pending_ = next;
     }
     const SendStatus status = sink(pending_->index, pending_->bytes);
     if (status == SendStatus::back_pressured) break;

@@ -326,7 +326,10 @@ std::optional<Failure> SyncClient::run_round(const OpenFile& file) {
   end.blocks = round.changed_blocks();
   end.hash = round.hash();
   std::vector<std::byte> frame(kRoundEndSize);
-  (void)encode_round_end(frame, end);  // cannot fail: round and length are in range
+  if (auto encoded = encode_round_end(frame, end); !encoded) {
+    return Failure{"cannot encode round " + std::to_string(round_number) + ": " +
+                   std::string(to_string(encoded.error()))};
+  }
   if (auto failure = send_frame(frame)) return failure;
 
   std::optional<StreamVerdict> verdict;
@@ -432,7 +435,7 @@ bool SyncClient::wait_for_next_round(Clock::time_point start, std::optional<Fail
     }
     if (now - last_sent_ >= kKeepaliveEvery) {
       std::array<std::byte, kKeepaliveSize> frame{};
-      (void)encode_keepalive(frame);
+      if (!encode_keepalive(frame)) return false;  // cannot fail: the frame has room
       if (auto problem = send_frame(frame)) {
         failure = problem;
         return false;
