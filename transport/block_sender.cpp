@@ -13,7 +13,7 @@ namespace {
 // type, the CRC and the encoding.
 constexpr std::size_t kFixedFields = 1 + 4 + 1;
 // Block length, record length and fragment offset are at most 16 MiB: 4-byte varints.
-constexpr std::size_t kBlockSizedFields = 3 * 4;
+constexpr std::size_t kBlockSizedFields = std::size_t{3} * 4;
 
 }  // namespace
 

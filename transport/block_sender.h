@@ -93,10 +93,10 @@ class BlockSender {
   std::uint64_t stream_id_;
   double margin_;
   BlockCache cache_;
-  std::unordered_map<std::uint64_t, std::uint64_t> versions_;     // key → newest version sent
-  std::map<std::uint64_t, proto::DeltaBlockFrame> records_;       // by record offset
-  std::map<std::uint64_t, std::uint64_t> requests_;  // key → version asked for
-  std::vector<std::byte> scratch_;                                // an encoded delta
+  std::unordered_map<std::uint64_t, std::uint64_t> versions_;  // key → newest version sent
+  std::map<std::uint64_t, proto::DeltaBlockFrame> records_;    // by record offset
+  std::map<std::uint64_t, std::uint64_t> requests_;            // key → version asked for
+  std::vector<std::byte> scratch_;                             // an encoded delta
   // The largest field values ever held, so max_header_size() needs no walk of records_.
   std::uint64_t max_key_ = 0;
   std::uint64_t max_version_ = 0;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -220,6 +221,8 @@ TEST_CASE("block options out of range are refused with a message") {
   NodeOptions options;
   options.bind = SocketAddress::loopback_v4(0);
   options.delta_margin = 1.0;
+  CHECK_FALSE(Node::start(options).has_value());
+  options.delta_margin = std::nan("");
   CHECK_FALSE(Node::start(options).has_value());
   options.delta_margin = 0.25;
   options.block_cache_keys = (std::uint64_t{1} << 32) + 1;

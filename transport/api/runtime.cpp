@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <tuple>
 
@@ -61,7 +62,8 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
   if (options.block_cache_bytes > (std::uint64_t{1} << 40)) {
     return std::unexpected("block_cache_bytes: at most 2^40");
   }
-  if (!(options.delta_margin >= 0.0 && options.delta_margin < 1.0)) {
+  if (std::isnan(options.delta_margin) || options.delta_margin < 0.0 ||
+      options.delta_margin >= 1.0) {
     return std::unexpected("delta_margin: from 0 up to (not including) 1");
   }
   options.connection.params.delta_cache_keys = options.block_cache_keys;
