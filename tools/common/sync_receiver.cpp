@@ -1,5 +1,6 @@
 #include "tools/common/sync_receiver.h"
 
+#include <chrono>
 #include <cstdio>
 #include <utility>
 
@@ -8,6 +9,9 @@ namespace {
 
 // Verdicts a sender may leave unread before its stream is dropped, as for file streams.
 constexpr std::size_t kMaxUnsent = 1024;
+// A replica still held by the previous sync of it: that sync's stream ended, but its
+// session may not have seen it yet.
+constexpr auto kLockWait = std::chrono::seconds(2);
 
 // A name from the network, fit for one line of a terminal.
 std::string printable(std::string_view text) {
@@ -38,7 +42,7 @@ SyncReceiver::SyncReceiver(Stream stream, const StreamHeader& header, int dir_fd
     refuse(ReplicaError{Verdict::refused, "refused: dwcp-recv runs without --sync-dir"});
     return;
   }
-  auto replica = SyncReplica::open(dir_fd, header.path, header.mode, header.block_size);
+  auto replica = SyncReplica::open(dir_fd, header.path, header.mode, header.block_size, kLockWait);
   if (!replica) {
     refuse(replica.error());
     return;

@@ -46,6 +46,9 @@ class SyncReceiver {
   void consume(std::span<const std::byte> message);
   // Sends what met back-pressure before.
   void flush();
+  // The stream ended (every block and message read): the replica is closed at once, so that
+  // the next sync of it need not wait for this connection to go.
+  void stream_ended() noexcept { replica_.close(); }
   // The rounds that ended since the last call, oldest first.
   std::vector<SyncRoundRecord> take_rounds();
   // No round under way and everything answered: the stream may be finished.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "tools/common/block_scan.h"
@@ -40,9 +41,15 @@ SyncReplica::~SyncReplica() {
   if (fd_ >= 0) ::close(fd_);  // the flock goes with it
 }
 
+void SyncReplica::close() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 std::expected<SyncReplica, ReplicaError> SyncReplica::open(int dir_fd, std::string_view name,
                                                            std::uint32_t mode,
-                                                           std::uint32_t block_size) {
+                                                           std::uint32_t block_size,
+                                                           std::chrono::milliseconds lock_wait) {
   const std::string shown(name);
   if (check_relative_path(name) || name.find('/') != std::string_view::npos) {
     return std::unexpected(
@@ -69,6 +76,10 @@ std::expected<SyncReplica, ReplicaError> SyncReplica::open(int dir_fd, std::stri
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     return std::unexpected(
         ReplicaError{Verdict::rejected_path, "'" + shown + "' is not a regular file"});
+  }
+  const auto give_up = std::chrono::steady_clock::now() + lock_wait;
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     return std::unexpected(

@@ -8,6 +8,7 @@
 // exclusive flock keeps two senders from syncing into the same replica at once.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <span>
@@ -35,10 +36,13 @@ class SyncReplica {
 
   // Opens `name` under the directory `dir_fd` (which stays the caller's), creating it with
   // `mode`'s permission bits (the umask applies) when missing, for blocks of `block_size`
-  // bytes (1 .. kMaxSyncBlock).
-  static std::expected<SyncReplica, ReplicaError> open(int dir_fd, std::string_view name,
-                                                       std::uint32_t mode,
-                                                       std::uint32_t block_size);
+  // bytes (1 .. kMaxSyncBlock). A replica another sync holds is waited for up to
+  // `lock_wait` (the previous sender's stream may be ending just now), then refused.
+  static std::expected<SyncReplica, ReplicaError> open(
+      int dir_fd, std::string_view name, std::uint32_t mode, std::uint32_t block_size,
+      std::chrono::milliseconds lock_wait = std::chrono::milliseconds(0));
+  // Closes the file (and lets go of its lock): the sync's stream ended.
+  void close() noexcept;
 
   // What the replica holds now, as manifest messages (at least one, the last flagged).
   // Error: it cannot be read.

@@ -114,6 +114,7 @@ void ClientSession::run() {
       in.stream.release();
     }
     in.sync->flush();
+    if (in.stream.at_end()) in.sync->stream_ended();
     for (const SyncRoundRecord& round : in.sync->take_rounds()) {
       if (options_.json) continue;
       const std::scoped_lock hold(output_.lock);
