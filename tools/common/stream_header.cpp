@@ -11,6 +11,9 @@ constexpr std::size_t kHeaderFixed = 1 + 1 + 1 + 8 + 4 + 2;
 // After the (empty) path of a reverse header: duration (4), message size (4), congestion
 // (1: 0 bbr, 1 cubic, 2 fixed), rate (8).
 constexpr std::size_t kRequestFields = 4 + 4 + 1 + 8;
+// After the path of a sync header: block size (4).
+constexpr std::size_t kSyncFields = 4;
+constexpr std::uint8_t kManifestLast = 0x01;
 constexpr std::uint8_t kHeaderSizeKnown = 0x01;
 constexpr std::uint8_t kTrailerHasHash = 0x01;
 constexpr std::uint32_t kMaxMode = 07777;
@@ -75,9 +78,26 @@ std::expected<void, FrameError> check_request(const ReverseRequest& request, boo
   return {};
 }
 
+std::size_t kind_fields(ContentKind kind) noexcept {
+  if (kind == ContentKind::reverse) return kRequestFields;
+  if (kind == ContentKind::sync) return kSyncFields;
+  return 0;
+}
+
 std::expected<void, FrameError> check_header_fields(const StreamHeader& header) noexcept {
   if (header.mode > kMaxMode) return std::unexpected(FrameError::bad_mode);
   if (header.path.size() > kMaxPathLength) return std::unexpected(FrameError::bad_path);
+  if (header.kind == ContentKind::sync) {
+    if (header.path.empty()) return std::unexpected(FrameError::bad_path);
+    if (!header.size) return std::unexpected(FrameError::bad_flags);
+    if (header.reverse) return std::unexpected(FrameError::bad_request);
+    if (*header.size > kMaxSyncLength || header.block_size == 0 ||
+        header.block_size > kMaxSyncBlock) {
+      return std::unexpected(FrameError::bad_sync);
+    }
+    return {};
+  }
+  if (header.block_size != 0) return std::unexpected(FrameError::bad_sync);
   switch (header.kind) {
     case ContentKind::file:
       if (header.path.empty()) return std::unexpected(FrameError::bad_path);
@@ -111,6 +131,8 @@ std::string_view to_string(ContentKind kind) noexcept {
       return "stdin";
     case ContentKind::reverse:
       return "reverse";
+    case ContentKind::sync:
+      return "sync";
   }
   return "unknown";
 }
@@ -139,6 +161,8 @@ std::string_view to_string(FrameError error) noexcept {
       return "unknown verdict";
     case FrameError::bad_request:
       return "bad reverse request";
+    case FrameError::bad_sync:
+      return "bad sync field";
   }
   return "unknown error";
 }
@@ -186,15 +210,14 @@ std::string_view to_string(PathError error) noexcept {
 std::expected<FrameType, FrameError> frame_type(std::span<const std::byte> message) noexcept {
   if (message.empty()) return std::unexpected(FrameError::empty);
   const auto type = std::to_integer<std::uint8_t>(message[0]);
-  if (type < type_byte(FrameType::header) || type > type_byte(FrameType::stop)) {
+  if (type < type_byte(FrameType::header) || type > type_byte(FrameType::keepalive)) {
     return std::unexpected(FrameError::bad_type);
   }
   return static_cast<FrameType>(type);
 }
 
 std::size_t encoded_size(const StreamHeader& header) noexcept {
-  return 1 + kHeaderFixed + header.path.size() +
-         (header.kind == ContentKind::reverse ? kRequestFields : 0);
+  return 1 + kHeaderFixed + header.path.size() + kind_fields(header.kind);
 }
 
 std::expected<std::size_t, FrameError> encode_header(std::span<std::byte> out,
@@ -219,6 +242,7 @@ std::expected<std::size_t, FrameError> encode_header(std::span<std::byte> out,
     put(at, static_cast<std::uint8_t>(header.reverse->congestion), 1);
     put(at, header.reverse->rate_bits, 8);
   }
+  if (header.kind == ContentKind::sync) put(at, header.block_size, 4);
   return size;
 }
 
@@ -235,7 +259,7 @@ std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte>
   const auto mode = get(at, 4);
   const auto path_length = get(at, 2);
   if (version != kFramingVersion) return std::unexpected(FrameError::bad_version);
-  if (kind > static_cast<std::uint8_t>(ContentKind::reverse)) {
+  if (kind > static_cast<std::uint8_t>(ContentKind::sync)) {
     return std::unexpected(FrameError::bad_kind);
   }
   if ((flags & ~std::uint64_t{kHeaderSizeKnown}) != 0)
@@ -243,7 +267,8 @@ std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte>
   // An unknown size travels as 0: anything else is a contradiction.
   if ((flags & kHeaderSizeKnown) == 0 && size != 0) return std::unexpected(FrameError::bad_flags);
   const bool reverse = kind == static_cast<std::uint8_t>(ContentKind::reverse);
-  if (message.size() != 1 + kHeaderFixed + path_length + (reverse ? kRequestFields : 0)) {
+  if (message.size() !=
+      1 + kHeaderFixed + path_length + kind_fields(static_cast<ContentKind>(kind))) {
     return std::unexpected(FrameError::bad_length);
   }
   StreamHeader header;
@@ -264,6 +289,7 @@ std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte>
     request.congestion = static_cast<transport::CongestionAlgorithm>(congestion);
     header.reverse = request;
   }
+  if (header.kind == ContentKind::sync) header.block_size = static_cast<std::uint32_t>(get(at, 4));
   if (auto fields = check_header_fields(header); !fields) return std::unexpected(fields.error());
   return header;
 }
@@ -335,6 +361,87 @@ std::expected<std::size_t, FrameError> encode_stop(std::span<std::byte> out) noe
 std::expected<void, FrameError> decode_stop(std::span<const std::byte> message) noexcept {
   if (auto type = expect_type(message, FrameType::stop); !type) return type;
   if (message.size() != kStopSize) return std::unexpected(FrameError::bad_length);
+  return {};
+}
+
+std::expected<std::size_t, FrameError> encode_manifest(std::span<std::byte> out,
+                                                       const SyncManifest& manifest) noexcept {
+  if (manifest.hashes.size() > kMaxManifestHashes || manifest.length > kMaxSyncLength) {
+    return std::unexpected(FrameError::bad_sync);
+  }
+  const std::size_t size = manifest_size(manifest.hashes.size());
+  if (out.size() < size) return std::unexpected(FrameError::no_space);
+  std::byte* at = out.data();
+  put(at, type_byte(FrameType::manifest), 1);
+  put(at, manifest.last ? kManifestLast : 0, 1);
+  put(at, manifest.length, 8);
+  put(at, manifest.first_block, 8);
+  put(at, manifest.hashes.size(), 4);
+  for (const std::uint64_t hash : manifest.hashes) put(at, hash, 8);
+  return size;
+}
+
+std::expected<SyncManifest, FrameError> decode_manifest(std::span<const std::byte> message) {
+  if (auto type = expect_type(message, FrameType::manifest); !type) {
+    return std::unexpected(type.error());
+  }
+  if (message.size() < manifest_size(0)) return std::unexpected(FrameError::bad_length);
+  const std::byte* at = message.data() + 1;
+  const auto flags = get(at, 1);
+  SyncManifest manifest;
+  manifest.last = (flags & kManifestLast) != 0;
+  manifest.length = get(at, 8);
+  manifest.first_block = get(at, 8);
+  const auto count = get(at, 4);
+  if ((flags & ~std::uint64_t{kManifestLast}) != 0) return std::unexpected(FrameError::bad_flags);
+  if (count > kMaxManifestHashes || manifest.length > kMaxSyncLength ||
+      manifest.first_block > kMaxSyncLength) {
+    return std::unexpected(FrameError::bad_sync);
+  }
+  if (message.size() != manifest_size(count)) return std::unexpected(FrameError::bad_length);
+  manifest.hashes.resize(count);
+  for (std::uint64_t& hash : manifest.hashes) hash = get(at, 8);
+  return manifest;
+}
+
+std::expected<std::size_t, FrameError> encode_round_end(std::span<std::byte> out,
+                                                        const SyncRoundEnd& end) noexcept {
+  if (end.round == 0 || end.length > kMaxSyncLength) return std::unexpected(FrameError::bad_sync);
+  if (out.size() < kRoundEndSize) return std::unexpected(FrameError::no_space);
+  std::byte* at = out.data();
+  put(at, type_byte(FrameType::round_end), 1);
+  put(at, end.round, 8);
+  put(at, end.length, 8);
+  put(at, end.blocks, 8);
+  put_hash(at, end.hash);
+  return kRoundEndSize;
+}
+
+std::expected<SyncRoundEnd, FrameError> decode_round_end(
+    std::span<const std::byte> message) noexcept {
+  if (auto type = expect_type(message, FrameType::round_end); !type) {
+    return std::unexpected(type.error());
+  }
+  if (message.size() != kRoundEndSize) return std::unexpected(FrameError::bad_length);
+  const std::byte* at = message.data() + 1;
+  SyncRoundEnd end;
+  end.round = get(at, 8);
+  end.length = get(at, 8);
+  end.blocks = get(at, 8);
+  end.hash = get_hash(at);
+  if (end.round == 0 || end.length > kMaxSyncLength) return std::unexpected(FrameError::bad_sync);
+  return end;
+}
+
+std::expected<std::size_t, FrameError> encode_keepalive(std::span<std::byte> out) noexcept {
+  if (out.size() < kKeepaliveSize) return std::unexpected(FrameError::no_space);
+  out[0] = static_cast<std::byte>(type_byte(FrameType::keepalive));
+  return kKeepaliveSize;
+}
+
+std::expected<void, FrameError> decode_keepalive(std::span<const std::byte> message) noexcept {
+  if (auto type = expect_type(message, FrameType::keepalive); !type) return type;
+  if (message.size() != kKeepaliveSize) return std::unexpected(FrameError::bad_length);
   return {};
 }
 

@@ -13,8 +13,15 @@
 // time bound) and says how to send it (message size, congestion controller, rate). The
 // server answers with that unit, or with a verdict refusing the request; the client
 // answers the unit with its verdict. A `stop` frame from the client ends a timed unit
-// early: the server sends the trailer next. Integers are big-endian. Everything decoded here
-// arrives from the network: the decoders check every length and field and never read past
+// early: the server sends the trailer next.
+//
+// Sync (dwcp-send --sync): the client's stream carries one header of kind `sync` naming a
+// file and a block size. The server answers with a manifest of the replica it holds (its
+// length and the XXH3-64 of every block); then the client sends rounds: the blocks that
+// differ as versioned blocks (Stream::send_block, key = block index), and a round end with
+// the file's length and XXH3-128, which the server answers with a verdict on the whole
+// replica; between rounds, keepalive frames may come. Integers are big-endian. Everything decoded
+// here arrives from the network: the decoders check every length and field and never read past
 // their span; paths are checked separately (check_relative_path) because a well-formed
 // header may still name a path the receiver must refuse.
 #pragma once
@@ -26,15 +33,32 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "simd/checksum.h"
 #include "transport/congestion_controller.h"
 
 namespace dwcp::tools {
 
-enum class FrameType : std::uint8_t { header = 1, data = 2, trailer = 3, verdict = 4, stop = 5 };
+enum class FrameType : std::uint8_t {
+  header = 1,
+  data = 2,
+  trailer = 3,
+  verdict = 4,
+  stop = 5,
+  manifest = 6,   // sync, from the server: the replica's length and block hashes
+  round_end = 7,  // sync, from the client: a round's file length and XXH3-128
+  keepalive = 8,  // sync, from the client: nothing, but a packet that keeps an idle
+                  // connection from timing out between rounds
+};
 
-enum class ContentKind : std::uint8_t { pattern = 0, file = 1, stdin_data = 2, reverse = 3 };
+enum class ContentKind : std::uint8_t {
+  pattern = 0,
+  file = 1,
+  stdin_data = 2,
+  reverse = 3,
+  sync = 4,
+};
 
 std::string_view to_string(ContentKind kind) noexcept;
 
@@ -50,6 +74,7 @@ enum class FrameError : std::uint8_t {
   bad_path,     // a path where none belongs, none where one must be, or too long
   bad_verdict,  // an unknown verdict code
   bad_request,  // a reverse request's fields out of range, or on a header of another kind
+  bad_sync,     // a sync field out of range: block size, length, count, round
 };
 
 std::string_view to_string(FrameError error) noexcept;
@@ -65,6 +90,12 @@ inline constexpr std::size_t kDataOverhead = 1;
 inline constexpr std::uint32_t kMaxRequestMessage = std::uint32_t{1} << 20;
 inline constexpr std::uint32_t kMaxRequestMillis = 24U * 3600U * 1000U;
 inline constexpr std::uint64_t kMinRequestRate = 8;  // bit/s
+// Limits of a sync: the block size (a block is one message's worth of stream space), the
+// longest replica (16 TiB: a hostile length cannot make the server seek past it), and the
+// hashes one manifest message carries (64 KiB of them).
+inline constexpr std::uint32_t kMaxSyncBlock = std::uint32_t{1} << 20;
+inline constexpr std::uint64_t kMaxSyncLength = std::uint64_t{1} << 44;
+inline constexpr std::uint32_t kMaxManifestHashes = 8192;
 
 // How the server is to send a reverse unit.
 struct ReverseRequest {
@@ -85,6 +116,9 @@ struct StreamHeader {
   std::string path;                   // relative, '/'-separated; files only, empty otherwise
   // Kind reverse only: `size` is then the pattern bytes asked for (none: timed).
   std::optional<ReverseRequest> reverse;
+  // Kind sync only: bytes per block, 1 .. kMaxSyncBlock (the last block of a file may be
+  // shorter); `path` is then the file's name and `size` its length when the sync began.
+  std::uint32_t block_size = 0;
 
   friend bool operator==(const StreamHeader&, const StreamHeader&) = default;
 };
@@ -111,6 +145,30 @@ enum class Verdict : std::uint8_t {
 
 std::string_view to_string(Verdict verdict) noexcept;
 
+// Sync: one message of the server's manifest. The replica's blocks are numbered from 0,
+// `block size` bytes each (the header's), the last one perhaps shorter; a manifest lists
+// the XXH3-64 of blocks first_block, first_block + 1, ... in order, over as many messages
+// as it takes, the last one flagged. A replica that does not exist is an empty one.
+struct SyncManifest {
+  bool last = true;
+  std::uint64_t length = 0;  // the replica's bytes, at most kMaxSyncLength
+  std::uint64_t first_block = 0;
+  std::vector<std::uint64_t> hashes;  // at most kMaxManifestHashes
+
+  friend bool operator==(const SyncManifest&, const SyncManifest&) = default;
+};
+
+// Sync: the end of one round, after its blocks. The server truncates the replica to
+// `length` and answers with a verdict on all of it (verified: its XXH3-128 is `hash`).
+struct SyncRoundEnd {
+  std::uint64_t round = 1;   // from 1
+  std::uint64_t length = 0;  // the file's bytes, at most kMaxSyncLength
+  std::uint64_t blocks = 0;  // versioned blocks the round sent
+  simd::Hash128 hash;        // XXH3-128 of the whole file as the round read it
+
+  friend bool operator==(const SyncRoundEnd&, const SyncRoundEnd&) = default;
+};
+
 struct StreamVerdict {
   Verdict result = Verdict::verified;
   std::uint64_t bytes = 0;  // content bytes the receiver got
@@ -133,6 +191,12 @@ std::size_t encoded_size(const StreamHeader& header) noexcept;
 inline constexpr std::size_t kTrailerSize = 1 + 1 + 8 + 16;
 inline constexpr std::size_t kVerdictSize = 1 + 1 + 8 + 16;
 inline constexpr std::size_t kStopSize = 1;
+inline constexpr std::size_t kRoundEndSize = 1 + 8 + 8 + 8 + 16;
+inline constexpr std::size_t kKeepaliveSize = 1;
+// Bytes encode_manifest() writes for `hashes` hashes.
+inline constexpr std::size_t manifest_size(std::size_t hashes) noexcept {
+  return 1 + 1 + 8 + 8 + 4 + 8 * hashes;
+}
 
 // Encoders: bytes written, or an error (no_space, or a header the decoder would refuse:
 // bad_path, bad_mode, bad_flags) with nothing promised about `out`.
@@ -143,6 +207,11 @@ std::expected<std::size_t, FrameError> encode_trailer(std::span<std::byte> out,
 std::expected<std::size_t, FrameError> encode_verdict(std::span<std::byte> out,
                                                       const StreamVerdict& verdict) noexcept;
 std::expected<std::size_t, FrameError> encode_stop(std::span<std::byte> out) noexcept;
+std::expected<std::size_t, FrameError> encode_manifest(std::span<std::byte> out,
+                                                       const SyncManifest& manifest) noexcept;
+std::expected<std::size_t, FrameError> encode_round_end(std::span<std::byte> out,
+                                                        const SyncRoundEnd& end) noexcept;
+std::expected<std::size_t, FrameError> encode_keepalive(std::span<std::byte> out) noexcept;
 
 // Decoders take one whole message, type byte included, and refuse any other length.
 std::expected<StreamHeader, FrameError> decode_header(std::span<const std::byte> message);
@@ -151,6 +220,10 @@ std::expected<StreamTrailer, FrameError> decode_trailer(
 std::expected<StreamVerdict, FrameError> decode_verdict(
     std::span<const std::byte> message) noexcept;
 std::expected<void, FrameError> decode_stop(std::span<const std::byte> message) noexcept;
+std::expected<SyncManifest, FrameError> decode_manifest(std::span<const std::byte> message);
+std::expected<SyncRoundEnd, FrameError> decode_round_end(
+    std::span<const std::byte> message) noexcept;
+std::expected<void, FrameError> decode_keepalive(std::span<const std::byte> message) noexcept;
 
 enum class PathError : std::uint8_t {
   empty,            // ""

@@ -36,6 +36,7 @@ std::string StreamReceiver::shown() const {
       return "stream " + std::to_string(stream_.id()) + " (stdin)";
     case ContentKind::reverse:
       return "stream " + std::to_string(stream_.id()) + " (reverse)";
+    case ContentKind::sync:
     case ContentKind::file:
       break;
   }
@@ -48,7 +49,7 @@ void StreamReceiver::report_problem(const std::string& what) const {
 }
 
 std::uint64_t StreamReceiver::consume(std::span<const std::byte> message) {
-  if (state_ == State::broken || state_ == State::reversed) return 0;
+  if (state_ == State::broken || state_ == State::handed_over) return 0;
   const auto type = frame_type(message);
   if (!type) {
     malformed(std::string(to_string(type.error())));
@@ -82,7 +83,17 @@ std::uint64_t StreamReceiver::consume(std::span<const std::byte> message) {
         return 0;
       }
       request_ = std::move(*header);
-      state_ = State::reversed;
+      state_ = State::handed_over;
+      return 0;
+    }
+    if (header->kind == ContentKind::sync) {
+      // As a reverse request: the stream's first and only unit.
+      if (!target_.take_sync || tally_.units != 0) {
+        malformed("a sync where none is taken");
+        return 0;
+      }
+      sync_request_ = std::move(*header);
+      state_ = State::handed_over;
       return 0;
     }
     if (target_.pattern_only && header->kind != ContentKind::pattern) {
@@ -119,10 +130,18 @@ std::uint64_t StreamReceiver::consume(std::span<const std::byte> message) {
     case FrameType::header:
     case FrameType::verdict:
     case FrameType::stop:
+    case FrameType::manifest:
+    case FrameType::round_end:
+    case FrameType::keepalive:
       break;
   }
   malformed("a frame out of order inside a unit");
   return 0;
+}
+
+void StreamReceiver::consume_block() {
+  if (state_ == State::broken || state_ == State::handed_over) return;
+  malformed("a versioned block outside a sync");
 }
 
 void StreamReceiver::begin_unit(StreamHeader header) {

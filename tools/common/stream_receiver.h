@@ -38,6 +38,10 @@ struct ReceiveTarget {
   // dwcp-send -R: the peer owes the test pattern and nothing else; a verdict before any
   // header is the peer refusing the request (peer_verdict()).
   bool pattern_only = false;
+  // dwcp-recv: a stream may open with a sync header (dwcp-send --sync); the receiver hands
+  // it over (sync_request()) and reads the stream no further.
+  bool take_sync = false;
+  int sync_fd = -1;  // --sync-dir's directory; -1: syncs are refused
 };
 
 // What a client's streams amount to, summed at the end.
@@ -50,6 +54,8 @@ struct ReceiveTally {
   std::uint64_t verified_units = 0;
   std::uint64_t rejected_paths = 0;
   std::uint64_t malformed_frames = 0;
+  std::uint64_t sync_rounds = 0;  // sync rounds ended (each is also a unit)
+  std::uint64_t sync_rounds_verified = 0;
   ContentDigest digest;
 };
 
@@ -60,6 +66,8 @@ class StreamReceiver {
 
   // Takes the next message of the stream: the content bytes it carried (0 for frames).
   std::uint64_t consume(std::span<const std::byte> message);
+  // A versioned block where none belongs (a stream that is not a sync): malformed.
+  void consume_block();
   // Sends the verdicts that met back-pressure before.
   void flush_verdicts();
   // The stream's end: a unit without its trailer is dropped (its temporary file removed)
@@ -70,6 +78,11 @@ class StreamReceiver {
   // the stream's messages are the caller's to read.
   [[nodiscard]] const std::optional<StreamHeader>& reverse_request() const noexcept {
     return request_;
+  }
+  // The sync header the stream opened with (ReceiveTarget::take_sync); from then on the
+  // stream's messages and blocks are the caller's to read (tools/common/sync_receiver.h).
+  [[nodiscard]] const std::optional<StreamHeader>& sync_request() const noexcept {
+    return sync_request_;
   }
   // Answers the reverse request with `verdict` (refused: the connection already sends with
   // another controller) instead of the pattern; the unit counts as not verified.
@@ -84,7 +97,8 @@ class StreamReceiver {
   }
 
  private:
-  enum class State : std::uint8_t { expect_header, in_unit, broken, reversed };
+  // handed_over: a reverse request or a sync header, whose stream the caller reads.
+  enum class State : std::uint8_t { expect_header, in_unit, broken, handed_over };
 
   void begin_unit(StreamHeader header);
   void end_unit(const StreamTrailer& trailer);
@@ -110,6 +124,7 @@ class StreamReceiver {
 
   std::deque<std::vector<std::byte>> unsent_verdicts_;
   std::optional<StreamHeader> request_;
+  std::optional<StreamHeader> sync_request_;
   std::optional<StreamVerdict> peer_verdict_;
 };
 

@@ -44,8 +44,16 @@ void TransferReport::take_stats(const transport::ConnectionStats& stats) {
   spurious_losses = stats.spurious_losses;
   packets_sent = stats.packets_sent;
   packets_received = stats.packets_received;
+  wire_bytes_sent = stats.bytes_sent;
+  wire_bytes_received = stats.bytes_received;
   cwnd_bytes = stats.congestion_window;
   rtt.observe(stats);
+}
+
+void SyncTotals::take_stats(const transport::ConnectionStats& stats) noexcept {
+  blocks_whole = stats.blocks_sent_whole;
+  blocks_delta = stats.blocks_sent_delta;
+  block_bytes_saved = stats.block_bytes_saved;
 }
 
 std::string format_bytes(double bytes) {
@@ -119,6 +127,19 @@ std::string format_summary(const TransferReport& r) {
                   r.verified ? "verified" : "NOT VERIFIED");
     summary += line;
   }
+  if (const auto& sync = r.sync) {
+    std::snprintf(line, sizeof line,
+                  "      sync rounds %llu (%llu verified), blocks sent %llu whole, %llu as "
+                  "delta (%s saved), wire %s sent, %s received\n",
+                  static_cast<unsigned long long>(sync->rounds),
+                  static_cast<unsigned long long>(sync->rounds_verified),
+                  static_cast<unsigned long long>(sync->blocks_whole),
+                  static_cast<unsigned long long>(sync->blocks_delta),
+                  format_bytes(static_cast<double>(sync->block_bytes_saved)).c_str(),
+                  format_bytes(static_cast<double>(r.wire_bytes_sent)).c_str(),
+                  format_bytes(static_cast<double>(r.wire_bytes_received)).c_str());
+    summary += line;
+  }
   return summary;
 }
 
@@ -182,6 +203,8 @@ std::string format_json(const TransferReport& r) {
       .add("spurious_losses", r.spurious_losses)
       .add("packets_sent", r.packets_sent)
       .add("packets_received", r.packets_received)
+      .add("wire_bytes_sent", r.wire_bytes_sent)
+      .add("wire_bytes_received", r.wire_bytes_received)
       .add("rtt_min_us", r.rtt.min_us)
       .add("rtt_avg_us", r.rtt.avg_us)
       .add("rtt_max_us", r.rtt.max_us)
@@ -193,6 +216,13 @@ std::string format_json(const TransferReport& r) {
       .add("complete", r.complete)
       .add("close_reason", r.close_reason)
       .add("io", r.io);
+  if (const auto& sync = r.sync) {
+    json.add("sync_rounds", sync->rounds)
+        .add("sync_rounds_verified", sync->rounds_verified)
+        .add("blocks_sent_whole", sync->blocks_whole)
+        .add("blocks_sent_delta", sync->blocks_delta)
+        .add("block_bytes_saved", sync->block_bytes_saved);
+  }
   return json.str();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,18 @@ struct RttSummary {
   void observe(const transport::ConnectionStats& stats) noexcept;
 };
 
+// A sync's figures over the whole connection (dwcp-send --sync, dwcp-recv --sync-dir).
+struct SyncTotals {
+  std::uint64_t rounds = 0;             // rounds ended
+  std::uint64_t rounds_verified = 0;    // of those, verified
+  std::uint64_t blocks_whole = 0;       // versioned blocks sent whole (resends included)
+  std::uint64_t blocks_delta = 0;       // ... and as XOR deltas
+  std::uint64_t block_bytes_saved = 0;  // block bytes the deltas did not send
+
+  // Copies the connection's block counters.
+  void take_stats(const transport::ConnectionStats& stats) noexcept;
+};
+
 struct TransferReport {
   std::string role;  // "sender" or "receiver"
   // The data went from the server (dwcp-recv) to the client (dwcp-send -R, --bidir).
@@ -63,12 +76,15 @@ struct TransferReport {
   std::uint64_t spurious_losses = 0;
   std::uint64_t packets_sent = 0;
   std::uint64_t packets_received = 0;
+  std::uint64_t wire_bytes_sent = 0;  // UDP payload of this side's packets, all of them
+  std::uint64_t wire_bytes_received = 0;
   RttSummary rtt;
   std::uint64_t cwnd_bytes = 0;
-  double cpu_seconds = 0.0;  // of the whole process over `seconds`
-  double cpu_hz = 0.0;       // the CPU clock (cpu_clock_hz()); 0: unknown
-  bool complete = false;     // the connection closed gracefully with every byte delivered
-  std::string close_reason;  // empty when complete
+  double cpu_seconds = 0.0;        // of the whole process over `seconds`
+  double cpu_hz = 0.0;             // the CPU clock (cpu_clock_hz()); 0: unknown
+  bool complete = false;           // the connection closed gracefully with every byte delivered
+  std::string close_reason;        // empty when complete
+  std::optional<SyncTotals> sync;  // a sync: one more summary line, more JSON fields
 
   [[nodiscard]] double bits_per_second() const noexcept;
   [[nodiscard]] double cpu_percent() const noexcept;

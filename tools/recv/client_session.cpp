@@ -9,6 +9,7 @@
 
 #include "tools/common/cpu_usage.h"
 #include "tools/common/stream_sender.h"
+#include "tools/common/sync_receiver.h"
 
 namespace dwcp::tools {
 namespace {
@@ -31,6 +32,7 @@ struct IncomingStream {
   std::optional<StreamSender> sender;  // the request was taken: we send the pattern
   std::size_t message_size = 0;
   std::optional<Clock::time_point> deadline;  // a timed request's end
+  std::optional<SyncReceiver> sync;           // it opened with a sync header
 };
 
 std::string describe(const std::optional<transport::CloseReason>& reason) {
@@ -105,6 +107,38 @@ void ClientSession::run() {
     std::fflush(output_.out);
   }
 
+  // A sync stream: its blocks into the replica, its round ends answered; a line per round.
+  auto drain_sync = [&](IncomingStream& in) {
+    std::uint64_t read = 0;
+    for (;;) {
+      if (const auto block = in.stream.peek_block()) {
+        read += in.sync->consume_block(block->key, block->bytes);
+        in.stream.release();
+        continue;
+      }
+      const auto message = in.stream.peek();
+      if (message.empty()) break;
+      in.sync->consume(message);
+      in.stream.release();
+    }
+    in.sync->flush();
+    if (in.stream.at_end()) in.sync->stream_ended();
+    for (const SyncRoundRecord& round : in.sync->take_rounds()) {
+      if (options_.json) continue;
+      const std::scoped_lock hold(output_.lock);
+      std::fprintf(output_.out,
+                   "[%3llu] sync '%s' round %llu: %llu blocks (%s) written, replica %s, %s\n",
+                   static_cast<unsigned long long>(id_), in.sync->name().c_str(),
+                   static_cast<unsigned long long>(round.round),
+                   static_cast<unsigned long long>(round.blocks),
+                   format_bytes(static_cast<double>(round.block_bytes)).c_str(),
+                   format_bytes(static_cast<double>(round.verdict.bytes)).c_str(),
+                   std::string(to_string(round.verdict.result)).c_str());
+      std::fflush(output_.out);
+    }
+    return read;
+  };
+
   // A reverse request: take it (a StreamSender from now on) or refuse it.
   auto start_reverse = [&](IncomingStream& in, const StreamHeader& request) {
     in.reverse = true;
@@ -138,23 +172,37 @@ void ClientSession::run() {
     std::uint64_t read = 0;
     while (auto s = connection_.accept_stream()) {
       streams.try_emplace(s->id(), IncomingStream{*s, StreamReceiver(*s, target_, id_), false,
-                                                  std::nullopt, 0, std::nullopt});
+                                                  std::nullopt, 0, std::nullopt, std::nullopt});
     }
     for (auto& [stream_id, in] : streams) {
       if (in.sender) {
         in.sender->collect_verdicts();
         continue;
       }
-      for (auto message = in.stream.peek(); !message.empty(); message = in.stream.peek()) {
-        read += in.receiver.consume(message);
-        in.stream.release();
-        if (const auto& request = in.receiver.reverse_request(); request && !in.reverse) {
-          start_reverse(in, *request);
-          if (in.sender) in.sender->collect_verdicts();
-          break;
+      if (!in.sync) {
+        for (;;) {
+          if (in.stream.peek_block()) {
+            in.receiver.consume_block();
+            in.stream.release();
+            continue;
+          }
+          const auto message = in.stream.peek();
+          if (message.empty()) break;
+          read += in.receiver.consume(message);
+          in.stream.release();
+          if (const auto& request = in.receiver.reverse_request(); request && !in.reverse) {
+            start_reverse(in, *request);
+            if (in.sender) in.sender->collect_verdicts();
+            break;
+          }
+          if (const auto& header = in.receiver.sync_request()) {
+            in.sync.emplace(in.stream, *header, target_.sync_fd, id_);
+            break;
+          }
         }
+        in.receiver.flush_verdicts();
       }
-      in.receiver.flush_verdicts();
+      if (in.sync) read += drain_sync(in);
     }
     return read;
   };
@@ -273,6 +321,7 @@ void ClientSession::run() {
 
   bool all_ended = true;
   ReceiveTally tally;
+  std::uint64_t sync_streams = 0;
   std::uint64_t forward_streams = 0;
   TransferReport back;  // what we sent the client: a reverse run
   back.role = "sender";
@@ -302,6 +351,10 @@ void ClientSession::run() {
     }
     ++forward_streams;
     in.receiver.finish(tally);
+    if (in.sync) {
+      in.sync->finish(tally);
+      ++sync_streams;
+    }
     all_ended = all_ended && in.stream.at_end();
   }
 
@@ -322,6 +375,13 @@ void ClientSession::run() {
     report.verified = all_ended && tally.units != 0 && tally.verified_units == tally.units &&
                       tally.malformed_frames == 0 && tally.rejected_paths == 0;
     report.take_stats(stats);
+    if (sync_streams != 0) {
+      SyncTotals totals;
+      totals.take_stats(stats);
+      totals.rounds = tally.sync_rounds;
+      totals.rounds_verified = tally.sync_rounds_verified;
+      report.sync = totals;
+    }
     report.close_reason = connection_problem;
     if (report.close_reason.empty() && !all_ended) {
       report.close_reason = "a stream closed before its end";

@@ -52,6 +52,18 @@ int run_recv(const RecvOptions& options, const std::atomic<bool>& stop, std::FIL
   ReceiveTarget target;
   target.to_stdout = options.to_stdout;
   target.take_reverse = true;
+  target.take_sync = true;
+  if (!options.sync_dir.empty()) {
+    auto directory = open_output_directory(options.sync_dir);
+    if (!directory) {
+      std::fprintf(stderr, "dwcp-recv: %s\n", directory.error().c_str());
+      return kExitLocalFile;
+    }
+    target.sync_fd = *directory;
+  }
+  const std::unique_ptr<int, void (*)(int*)> close_sync(&target.sync_fd, [](int* fd) {
+    if (*fd >= 0) ::close(*fd);
+  });
   if (!options.output.empty()) {
     auto directory = open_output_directory(options.output);
     if (!directory) {

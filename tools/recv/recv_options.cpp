@@ -28,7 +28,8 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
     }
     const bool known = name == "-B" || name == "--bind" || name == "-p" || name == "--port" ||
                        name == "-i" || name == "--interval" || name == "--idle-timeout" ||
-                       name == "-o" || name == "--output" || is_node_flag(name);
+                       name == "-o" || name == "--output" || name == "--sync-dir" ||
+                       is_node_flag(name);
     if (!known) return std::unexpected(usage_error(name, "unknown option (see --help)"));
     auto value = cursor.value();
     if (!value) return std::unexpected(value.error());
@@ -45,6 +46,9 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
     } else if (name == "-o" || name == "--output") {
       if (text.empty()) return std::unexpected(usage_error(name, "empty directory"));
       options.output = text;
+    } else if (name == "--sync-dir") {
+      if (text.empty()) return std::unexpected(usage_error(name, "empty directory"));
+      options.sync_dir = text;
     } else {
       auto seconds = parse_seconds(text);
       if (!seconds) return std::unexpected(usage_error(name, seconds.error()));
@@ -70,6 +74,7 @@ std::string recv_usage() {
          "  -o, --output DIR          write received files under DIR (default: verify, drop)\n"
          "      --stdout              write the one file or stdin received to stdout; reports\n"
          "                            go to stderr\n"
+         "      --sync-dir DIR        keep the replicas of dwcp-send --sync under DIR\n"
          "  -J, --json                one JSON object per client summary, nothing else\n"
          "      --json-stream         JSON events, one per line: start, interval, end per client\n" +
          node_flags_usage() +

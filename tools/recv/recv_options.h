@@ -1,7 +1,8 @@
 // dwcp-recv's command line (docs/tools.md), parsed without I/O so it is unit-tested:
 //
 //   dwcp-recv [-B ADDRESS] [-p PORT] [-i INTERVAL] [--json | --json-stream] [--one-off]
-//             [--idle-timeout SECONDS] [-o DIR | --stdout] [--io KIND] [--zerocopy MODE]
+//             [--idle-timeout SECONDS] [-o DIR | --stdout] [--sync-dir DIR] [--io KIND]
+//             [--zerocopy MODE]
 //             [--threads MODE] [--cpus LIST] [--version] [--help]
 #pragma once
 
@@ -31,6 +32,9 @@ struct RecvOptions {
   // --stdout: the content of one file (or of the sender's stdin) goes to stdout, and every
   // report to stderr.
   bool to_stdout = false;
+  // --sync-dir: replicas dwcp-send --sync keeps up to date live here; empty: syncs are
+  // refused.
+  std::string sync_dir;
   NodeFlags node;  // --io, --zerocopy, --threads, --cpus
 };
 

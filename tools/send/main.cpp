@@ -1,5 +1,6 @@
 // dwcp-send: sends generated test data or files to dwcp-recv, or has dwcp-recv send test
-// data to it (-R, --bidir), and reports like iperf3 (docs/tools.md).
+// data to it (-R, --bidir), and reports like iperf3; or keeps a replica of a file up to
+// date at dwcp-recv (--sync) (docs/tools.md).
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -11,6 +12,7 @@
 #include "tools/send/self_test.h"
 #include "tools/send/send_options.h"
 #include "tools/send/sender.h"
+#include "tools/send/sync_sender.h"
 #include "transport/io_select.h"
 
 namespace {
@@ -72,5 +74,6 @@ int main(int argc, char** argv) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  if (!options->sync.empty()) return run_sync(*options, g_stop, stdout);
   return run_send(*options, g_stop, stdout);
 }

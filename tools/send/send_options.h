@@ -4,6 +4,8 @@
 //             [-C bbr|cubic|fixed] [-b RATE] [-i INTERVAL] [--connect-timeout SECONDS]
 //             [-F PATH] [-R | --bidir] [--io KIND] [--zerocopy MODE] [--threads MODE]
 //             [--cpus LIST] [--json | --json-stream] [--version] [--help]
+//   dwcp-send --sync FILE -c HOST [-p PORT] [--block-size SIZE] [--watch] [--rounds N]
+//             [-i SECONDS] [-t SECONDS] [...]        (or: dwcp-send --sync FILE HOST[:PORT])
 //
 // Flags mean what they mean in iperf3 where iperf3 has them.
 #pragma once
@@ -45,10 +47,22 @@ struct SendOptions {
   bool reverse = false;
   bool bidir = false;
   NodeFlags node;  // --io, --zerocopy, --threads, --cpus
+  // --sync: keep a replica of this file up to date at the receiver, sending only the
+  // blocks that changed (tools/send/sync_sender.h). -i is then the pause between rounds
+  // (or between looks at the file, with --watch), -t a bound on the whole run.
+  std::string sync;
+  std::uint32_t block_size = 4096;
+  bool watch = false;         // a round whenever the file's size or mtime changes
+  std::uint64_t rounds = 0;   // rounds in all, the first included; 0: one, or with --watch
+                              // until -t or SIGINT
+  double sync_seconds = 0.0;  // -t with --sync: no round starts after this long; 0: no bound
 };
 
 inline constexpr std::uint64_t kMaxStreams = 128;
 inline constexpr std::size_t kMaxMessageSize = std::size_t{1} << 20;
+inline constexpr std::uint32_t kMinBlockSize = 64;
+inline constexpr std::uint32_t kMaxBlockSize = std::uint32_t{1} << 20;
+inline constexpr std::uint64_t kMaxRounds = 1000000000;
 
 // `args` excludes the program name.
 std::expected<SendOptions, CliError> parse_send_options(std::span<const std::string_view> args);

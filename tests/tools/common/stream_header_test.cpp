@@ -120,7 +120,8 @@ TEST_CASE("malformed header fields are refused, each with its reason") {
   CHECK(with(0, 9).error() == FrameError::bad_type);
   CHECK(with(0, 2).error() == FrameError::bad_type);  // a data frame is no header
   CHECK(with(1, 2).error() == FrameError::bad_version);
-  CHECK(with(2, 4).error() == FrameError::bad_kind);
+  CHECK(with(2, 5).error() == FrameError::bad_kind);
+  CHECK(with(2, 4).error() == FrameError::bad_length);  // a sync header has a block size
   CHECK(with(2, 3).error() == FrameError::bad_length);  // a reverse request is longer
   CHECK(with(3, 0x03).error() == FrameError::bad_flags);
   CHECK(with(3, 0).error() == FrameError::bad_flags);     // a file without its size
@@ -382,7 +383,190 @@ TEST_CASE("a stop frame is its type byte alone") {
   CHECK(decode_stop(Bytes{std::byte{5}, std::byte{0}}).error() == FrameError::bad_length);
   CHECK(decode_stop(Bytes{}).error() == FrameError::empty);
   CHECK(decode_stop(Bytes{std::byte{4}}).error() == FrameError::bad_type);
-  CHECK(frame_type(Bytes{std::byte{6}}).error() == FrameError::bad_type);
+  CHECK(frame_type(Bytes{std::byte{9}}).error() == FrameError::bad_type);
   Bytes none;
   CHECK(encode_stop(none).error() == FrameError::no_space);
+}
+
+namespace {
+
+StreamHeader sync_header(std::string name = "disk.img") {
+  StreamHeader header;
+  header.kind = ContentKind::sync;
+  header.size = 256ULL << 20;
+  header.mode = 0640;
+  header.path = std::move(name);
+  header.block_size = 4096;
+  return header;
+}
+
+Bytes encode(const SyncManifest& manifest) {
+  Bytes out(manifest_size(manifest.hashes.size()));
+  const auto written = encode_manifest(out, manifest);
+  REQUIRE(written.has_value());
+  CHECK(*written == out.size());
+  return out;
+}
+
+Bytes encode(const SyncRoundEnd& end) {
+  Bytes out(kRoundEndSize);
+  REQUIRE(encode_round_end(out, end).value_or(0) == kRoundEndSize);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sync headers carry the block size after the name") {
+  StreamHeader empty_file = sync_header("e");
+  empty_file.size = 0;
+  empty_file.block_size = 1;
+  StreamHeader largest = sync_header(std::string(kMaxNameLength, 'n'));
+  largest.size = kMaxSyncLength;
+  largest.block_size = kMaxSyncBlock;
+  for (const StreamHeader& header : {sync_header(), empty_file, largest}) {
+    const Bytes frame = encode(header);
+    CHECK(frame.size() == encoded_size(header));
+    const auto decoded = decode_header(frame);
+    REQUIRE(decoded.has_value());
+    CHECK(*decoded == header);
+    check_prefixes_refused(frame, [](auto bytes) { return decode_header(bytes); });
+  }
+  const Bytes frame = encode(sync_header("ab"));
+  REQUIRE(frame.size() == 1 + 17 + 2 + 4);
+  CHECK(frame[2] == std::byte{4});  // kind sync
+  CHECK(frame[3] == std::byte{1});  // size known
+  CHECK(frame[20] == std::byte{0});
+  CHECK(frame[22] == std::byte{0x10});  // 4096, big-endian
+  CHECK(frame[23] == std::byte{0});
+}
+
+TEST_CASE("sync headers out of range are refused, encoded or decoded") {
+  Bytes out(8192);
+  auto refused = [&](const StreamHeader& header, FrameError error) {
+    CHECK(encode_header(out, header).error() == error);
+  };
+  StreamHeader no_block = sync_header();
+  no_block.block_size = 0;
+  refused(no_block, FrameError::bad_sync);
+  StreamHeader huge_block = sync_header();
+  huge_block.block_size = kMaxSyncBlock + 1;
+  refused(huge_block, FrameError::bad_sync);
+  StreamHeader huge_file = sync_header();
+  huge_file.size = kMaxSyncLength + 1;
+  refused(huge_file, FrameError::bad_sync);
+  StreamHeader unsized = sync_header();
+  unsized.size.reset();
+  refused(unsized, FrameError::bad_flags);
+  refused(sync_header(""), FrameError::bad_path);
+  StreamHeader file_with_block = file_header("f");
+  file_with_block.block_size = 4096;
+  refused(file_with_block, FrameError::bad_sync);
+
+  const Bytes good = encode(sync_header("ab"));
+  auto with = [&](std::size_t at, std::uint8_t value) {
+    Bytes frame = good;
+    frame[at] = std::byte{value};
+    return decode_header(frame);
+  };
+  CHECK(with(20, 0x10).error() == FrameError::bad_sync);  // blocks of 1 GiB
+  CHECK(with(4, 0x10).error() == FrameError::bad_sync);   // a file past 16 TiB
+  CHECK(with(3, 0).error() == FrameError::bad_flags);     // no length
+  CHECK(with(2, 1).error() == FrameError::bad_length);    // a file header is shorter
+}
+
+TEST_CASE("every byte of a hostile sync header decodes or fails cleanly") {
+  const Bytes good = encode(sync_header("f"));
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    for (int value = 0; value < 256; ++value) {
+      Bytes frame = good;
+      frame[at] = static_cast<std::byte>(value);
+      const auto decoded = decode_header(frame);
+      if (decoded) CHECK(encode(*decoded) == frame);
+    }
+  }
+}
+
+TEST_CASE("manifests survive a round trip; their fields are checked") {
+  SyncManifest empty;
+  SyncManifest part;
+  part.last = false;
+  part.length = 10'000'000;
+  part.first_block = 8192;
+  part.hashes = {1, 0xfedcba9876543210ULL, 0};
+  SyncManifest full;
+  full.length = kMaxSyncLength;
+  full.hashes.assign(kMaxManifestHashes, 0x5555);
+  for (const SyncManifest& manifest : {empty, part, full}) {
+    const Bytes frame = encode(manifest);
+    CHECK(frame_type(frame) == FrameType::manifest);
+    CHECK(decode_manifest(frame) == manifest);
+  }
+  const Bytes frame = encode(part);
+  check_prefixes_refused(frame, [](auto bytes) { return decode_manifest(bytes); });
+  CHECK(frame[1] == std::byte{0});   // not the last
+  CHECK(frame[15] == std::byte{0});  // first block 8192, big-endian
+  CHECK(frame[16] == std::byte{0x20});
+  CHECK(frame[21] == std::byte{3});  // three hashes
+  CHECK(frame[22 + 8] == std::byte{0xfe});
+  Bytes longer = frame;
+  longer.push_back(std::byte{0});
+  CHECK(decode_manifest(longer).error() == FrameError::bad_length);
+  Bytes bad = frame;
+  bad[1] = std::byte{2};
+  CHECK(decode_manifest(bad).error() == FrameError::bad_flags);
+  bad = frame;
+  bad[18] = std::byte{0x01};  // 65539 hashes
+  CHECK(decode_manifest(bad).error() == FrameError::bad_sync);
+  bad = frame;
+  bad[2] = std::byte{0x10};  // a replica past 16 TiB
+  CHECK(decode_manifest(bad).error() == FrameError::bad_sync);
+  CHECK(decode_manifest(encode(SyncRoundEnd{})).error() == FrameError::bad_type);
+
+  Bytes out(manifest_size(kMaxManifestHashes + 1));
+  SyncManifest too_many;
+  too_many.hashes.assign(kMaxManifestHashes + 1, 0);
+  CHECK(encode_manifest(out, too_many).error() == FrameError::bad_sync);
+  Bytes small(manifest_size(2));
+  CHECK(encode_manifest(small, part).error() == FrameError::no_space);
+}
+
+TEST_CASE("round ends survive a round trip; their fields are checked") {
+  SyncRoundEnd end;
+  end.round = 7;
+  end.length = (1ULL << 40) + 3;
+  end.blocks = 12;
+  end.hash = Hash128{0x1111111111111111ULL, 0x2222222222222222ULL};
+  const Bytes frame = encode(end);
+  CHECK(frame_type(frame) == FrameType::round_end);
+  CHECK(decode_round_end(frame) == end);
+  CHECK(frame[8] == std::byte{7});
+  CHECK(frame[25] == std::byte{0x22});  // high half first
+  check_prefixes_refused(frame, [](auto bytes) { return decode_round_end(bytes); });
+  Bytes longer = frame;
+  longer.push_back(std::byte{0});
+  CHECK(decode_round_end(longer).error() == FrameError::bad_length);
+  Bytes bad = frame;
+  bad[8] = std::byte{0};  // round 0
+  CHECK(decode_round_end(bad).error() == FrameError::bad_sync);
+  bad = frame;
+  bad[10] = std::byte{0x10};  // past 16 TiB
+  CHECK(decode_round_end(bad).error() == FrameError::bad_sync);
+  Bytes out(kRoundEndSize);
+  SyncRoundEnd zero;
+  zero.round = 0;
+  CHECK(encode_round_end(out, zero).error() == FrameError::bad_sync);
+  Bytes small(kRoundEndSize - 1);
+  CHECK(encode_round_end(small, end).error() == FrameError::no_space);
+}
+
+TEST_CASE("a keepalive frame is its type byte alone") {
+  Bytes frame(kKeepaliveSize);
+  REQUIRE(encode_keepalive(frame).value_or(0) == kKeepaliveSize);
+  CHECK(frame == Bytes{std::byte{8}});
+  CHECK(frame_type(frame) == FrameType::keepalive);
+  CHECK(decode_keepalive(frame).has_value());
+  CHECK(decode_keepalive(Bytes{std::byte{8}, std::byte{0}}).error() == FrameError::bad_length);
+  CHECK(decode_keepalive(Bytes{std::byte{5}}).error() == FrameError::bad_type);
+  Bytes none;
+  CHECK(encode_keepalive(none).error() == FrameError::no_space);
 }

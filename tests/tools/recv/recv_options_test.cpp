@@ -93,3 +93,15 @@ TEST_CASE("the node flags are taken as dwcp-send takes them") {
   CHECK(error_of({"--cpus", "x-"}).starts_with("--cpus: 'x-' is not a CPU list"));
   CHECK(error_of({"--cpus"}) == "--cpus: needs a value");
 }
+
+TEST_CASE("--sync-dir says where replicas live, beside --output or --stdout") {
+  CHECK(parse({})->sync_dir.empty());
+  CHECK(parse({"--sync-dir", "/srv/replicas"})->sync_dir == "/srv/replicas");
+  const auto both = parse({"--sync-dir=r", "-o", "in"});
+  REQUIRE(both.has_value());
+  CHECK(both->sync_dir == "r");
+  CHECK(both->output == "in");
+  CHECK(parse({"--sync-dir", "r", "--stdout"}).has_value());
+  CHECK(error_of({"--sync-dir", ""}) == "--sync-dir: empty directory");
+  CHECK(error_of({"--sync-dir"}) == "--sync-dir: needs a value");
+}

@@ -176,3 +176,78 @@ TEST_CASE("--cpus naming a CPU the process may not use is a usage error") {
   CHECK(error->exit_code == kExitUsage);
   CHECK(error->message.starts_with("--cpus: CPU 1048575 is not available"));
 }
+
+TEST_CASE("--sync takes a file, a block size, rounds, --watch and a bound") {
+  const auto plain = parse({"-c", "h"});
+  CHECK(plain->sync.empty());
+  CHECK_FALSE(plain->watch);
+  const auto once = parse({"--sync", "disk.img", "-c", "h"});
+  REQUIRE(once.has_value());
+  CHECK(once->sync == "disk.img");
+  CHECK(once->block_size == 4096);
+  CHECK(once->rounds == 0);
+  CHECK_FALSE(once->watch);
+  CHECK(once->sync_seconds == doctest::Approx(0.0));
+  CHECK(once->interval == doctest::Approx(1.0));
+  const auto o = parse({"--sync=img", "-c", "h", "--block-size", "64K", "--watch", "--rounds", "5",
+                        "-i", "0.2", "-t", "30", "-b", "100M", "--json"});
+  REQUIRE(o.has_value());
+  CHECK(o->block_size == 64u << 10);
+  CHECK(o->watch);
+  CHECK(o->rounds == 5);
+  CHECK(o->interval == doctest::Approx(0.2));
+  CHECK(o->sync_seconds == doctest::Approx(30.0));
+  CHECK(o->congestion == CongestionAlgorithm::fixed);
+  CHECK(o->json);
+  CHECK(parse({"--sync", "f", "-c", "h", "--block-size", "64"})->block_size == 64);
+  CHECK(parse({"--sync", "f", "-c", "h", "--block-size", "1M"})->block_size == 1u << 20);
+}
+
+TEST_CASE("--sync takes its receiver as HOST[:PORT] too") {
+  const auto named = parse({"--sync", "f", "example.net"});
+  REQUIRE(named.has_value());
+  CHECK(named->host == "example.net");
+  CHECK(named->port == kDefaultPort);
+  const auto with_port = parse({"--sync", "f", "10.0.0.2:6000"});
+  CHECK(with_port->host == "10.0.0.2");
+  CHECK(with_port->port == 6000);
+  const auto first = parse({"127.0.0.1:7000", "--sync", "f"});
+  CHECK(first->host == "127.0.0.1");
+  CHECK(first->port == 7000);
+  const auto v6 = parse({"--sync", "f", "[::1]:6001"});
+  CHECK(v6->host == "[::1]");
+  CHECK(v6->port == 6001);
+  CHECK(parse({"--sync", "f", "::1"})->host == "::1");
+  CHECK(parse({"--sync", "f", "[fe80::1]"})->host == "[fe80::1]");
+  CHECK(error_of({"--sync", "f", "h:0"}) == "h:0: port 0 cannot be connected to");
+  CHECK(error_of({"--sync", "f", "h:http"}).starts_with("h:http: 'http' is not a port"));
+  CHECK(error_of({"--sync", "f", "[::1"}) == "[::1: no ']' after the IPv6 address");
+  CHECK(error_of({"--sync", "f", ":5301"}) == ":5301: empty host");
+  CHECK(error_of({"--sync", "f", "-c", "h", "g"}) == "g: the host is already given with -c");
+  CHECK(error_of({"--sync", "f", "a", "b"}).starts_with("b: unexpected argument"));
+  CHECK(error_of({"--sync", "f"}) == "-c: a host to send to is required");
+}
+
+TEST_CASE("--sync refuses what belongs to other transfers; its flags need it") {
+  CHECK(error_of({"--sync", "f", "-c", "h", "-F", "x"}) == "-F: cannot be combined with --sync");
+  CHECK(error_of({"--sync", "f", "-c", "h", "-n", "1M"}) == "-n: cannot be combined with --sync");
+  CHECK(error_of({"--sync", "f", "-c", "h", "-R"}) == "-R: cannot be combined with --sync");
+  CHECK(error_of({"--sync", "f", "-c", "h", "--json-stream"}) ==
+        "--json-stream: cannot be combined with --sync");
+  CHECK(error_of({"--sync", "f", "-c", "h", "--bidir"}) ==
+        "--bidir: cannot be combined with --sync");
+  CHECK(error_of({"--sync", "f", "-c", "h", "-P", "1"}) == "-P: cannot be combined with --sync");
+  CHECK(error_of({"--sync", "f", "-c", "h", "-l", "1K"}) == "-l: cannot be combined with --sync");
+  CHECK(error_of({"-c", "h", "--watch"}) == "--watch: needs --sync");
+  CHECK(error_of({"-c", "h", "--rounds", "3"}) == "--rounds: needs --sync");
+  CHECK(error_of({"-c", "h", "--block-size", "8K"}) == "--block-size: needs --sync");
+  CHECK(error_of({"--sync", "f", "-c", "h", "--block-size", "63"}) ==
+        "--block-size: must be 64 bytes .. 1M");
+  CHECK(error_of({"--sync", "f", "-c", "h", "--block-size", "2M"}) ==
+        "--block-size: must be 64 bytes .. 1M");
+  CHECK(error_of({"--sync", "f", "-c", "h", "--rounds", "0"}).starts_with("--rounds: '0'"));
+  CHECK(error_of({"--sync", "f", "-c", "h", "--rounds", "x"}).starts_with("--rounds: 'x'"));
+  CHECK(error_of({"--sync", "", "-c", "h"}) == "--sync: empty path");
+  CHECK(error_of({"--sync", "f", "-c", "h", "--watch=1"}) == "--watch: takes no value");
+  CHECK(error_of({"--sync", "f", "-c", "h", "-t", "0"}) == "-t: must be above 0");
+}

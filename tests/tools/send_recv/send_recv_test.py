@@ -28,7 +28,8 @@ FIELDS = [
     "role", "id", "peer", "congestion", "streams", "seconds", "bytes", "messages",
     "bits_per_second", "verification_errors", "files", "files_written", "verified", "xxh3_128",
     "rejected_paths", "malformed_frames", "retransmitted_bytes", "packets_lost",
-    "spurious_losses", "packets_sent", "packets_received", "rtt_min_us", "rtt_avg_us",
+    "spurious_losses", "packets_sent", "packets_received", "wire_bytes_sent",
+    "wire_bytes_received", "rtt_min_us", "rtt_avg_us",
     "rtt_max_us", "cwnd_bytes", "cpu_seconds", "cpu_percent", "cpu_seconds_per_gb",
     "cpu_cycles_per_byte", "complete", "close_reason", "reverse", "io",
 ]
