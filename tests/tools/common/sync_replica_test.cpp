@@ -234,6 +234,9 @@ TEST_CASE("the receiver keeps the replica through rounds and counts them") {
   }
   CHECK_FALSE(receiver.settled());
   receiver.consume(encode(round_end(1, v1, 4)));
+  const Bytes keepalive = {std::byte{8}};  // between rounds: nothing to answer
+  receiver.consume(keepalive);
+  CHECK(receiver.settled());
   Bytes v2 = v1;
   v2[2000] ^= std::byte{1};
   v2.resize(2100);

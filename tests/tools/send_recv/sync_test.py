@@ -8,7 +8,8 @@ SCENARIO: cli-errors, rounds, fresh, interrupt.
 
 The file changes only after dwcp-send reported the round before (its --json lines are read
 as they come), so no step waits on a timer. Every process runs under a timeout and is
-killed if a check fails; exit 0 on success, 1 with the reason on stderr otherwise.
+killed if a check fails (or the script ends with it still running); exit 0 on success, 1
+with the reason on stderr otherwise.
 """
 import json
 import os
@@ -25,11 +26,19 @@ import threading
 SEND, RECV = sys.argv[1], sys.argv[2]
 TIMEOUT = 20  # seconds, for every process and every wait
 BLOCK = 4096
+running = []  # every process started here, killed on the way out if still running
 
 
 def fail(message):
     print("FAIL: " + message, file=sys.stderr)
     sys.exit(1)
+
+
+def kill_running():
+    for proc in running:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 class Receiver:
@@ -39,6 +48,7 @@ class Receiver:
         self.proc = subprocess.Popen(
             [RECV, "-B", "127.0.0.1", "-p", "0", "--json", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        running.append(self.proc)
         line = self.proc.stderr.readline()
         match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
         if not match:
@@ -66,6 +76,7 @@ class Sender:
     def __init__(self, args):
         self.proc = subprocess.Popen([SEND, *args, "--json"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+        running.append(self.proc)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -285,6 +296,7 @@ def main():
     try:
         scenarios[scenario](work)
     finally:
+        kill_running()
         shutil.rmtree(work, ignore_errors=True)
     print(f"{scenario}: passed")
 
