@@ -243,11 +243,10 @@ TEST_CASE("a path that drains its queue by itself confirms the min RTT without P
     if (bbr.state() == BbrState::probe_rtt) ++probe_rtt_acks;
   });
   sim.run_for(seconds(25));
-  MESSAGE("ACKs in ProbeRTT over 25 s: " << probe_rtt_acks << "; min RTT confirmed "
-                                         << std::chrono::duration<double>(
-                                                sim.now() - bbr.min_rtt_timestamp())
-                                                .count()
-                                         << " s ago");
+  MESSAGE("ACKs in ProbeRTT over 25 s: "
+          << probe_rtt_acks << "; min RTT confirmed "
+          << std::chrono::duration<double>(sim.now() - bbr.min_rtt_timestamp()).count()
+          << " s ago");
   CHECK(probe_rtt_acks == 0);
   CHECK(sim.now() - bbr.min_rtt_timestamp() < seconds(3));
   CHECK(bbr.min_rtt() <= milliseconds(41));

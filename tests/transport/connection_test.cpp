@@ -156,8 +156,8 @@ TEST_CASE("a paced sender sends whole quanta, not a datagram per wake-up") {
     datagrams += b;
     if (b >= 12) large += b;
   }
-  MESSAGE(batches.size() << " batches carried " << datagrams << " datagrams; "
-                         << large << " of them in batches of 12 or more");
+  MESSAGE(batches.size() << " batches carried " << datagrams << " datagrams; " << large
+                         << " of them in batches of 12 or more");
   REQUIRE(datagrams > 5000);
   // Most data leaves in quantum-sized batches; the rest is ACK-only packets and tails.
   CHECK(static_cast<double>(large) >= 0.8 * static_cast<double>(datagrams));

@@ -159,8 +159,7 @@ std::string format_start_event(std::uint64_t id, std::string_view peer, std::str
 
 std::string format_interval_event(const IntervalSample& s) {
   const double seconds = s.end - s.start;
-  const double bits_per_second =
-      seconds > 0.0 ? static_cast<double>(s.bytes) * 8.0 / seconds : 0.0;
+  const double bits_per_second = seconds > 0.0 ? static_cast<double>(s.bytes) * 8.0 / seconds : 0.0;
   JsonObject json;
   json.add("id", s.id)
       .add("start", s.start)

@@ -10,9 +10,9 @@ std::expected<RecvOptions, CliError> parse_recv_options(std::span<const std::str
   while (!cursor.done()) {
     const std::string_view name = cursor.next();
     const bool flag = name == "--json" || name == "-J" || name == "--json-stream" ||
-                      name == "--one-off" || name == "-1" ||
-                      name == "--version" || name == "-v" || name == "--help" || name == "-h" ||
-                      name == "-s" || name == "--server" || name == "--stdout";
+                      name == "--one-off" || name == "-1" || name == "--version" || name == "-v" ||
+                      name == "--help" || name == "-h" || name == "-s" || name == "--server" ||
+                      name == "--stdout";
     if (flag) {
       if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
       if (name == "--json" || name == "-J") options.json = true;
@@ -76,7 +76,8 @@ std::string recv_usage() {
          "                            go to stderr\n"
          "      --sync-dir DIR        keep the replicas of dwcp-send --sync under DIR\n"
          "  -J, --json                one JSON object per client summary, nothing else\n"
-         "      --json-stream         JSON events, one per line: start, interval, end per client\n" +
+         "      --json-stream         JSON events, one per line: start, interval, end per "
+         "client\n" +
          node_flags_usage() +
          "  -v, --version             version\n"
          "  -h, --help                this text\n";

@@ -54,8 +54,7 @@ std::expected<SendOptions, CliError> parse_send_options(std::span<const std::str
     const std::string_view name = cursor.next();
     // Flags without a value.
     if (name == "--json" || name == "-J" || name == "--json-stream" || name == "--version" ||
-        name == "-v" ||
-        name == "--help" || name == "-h" || name == "-R" || name == "--reverse" ||
+        name == "-v" || name == "--help" || name == "-h" || name == "-R" || name == "--reverse" ||
         name == "--bidir" || name == "--watch") {
       if (cursor.has_inline_value()) return std::unexpected(usage_error(name, "takes no value"));
       if (name == "--json" || name == "-J") options.json = true;
