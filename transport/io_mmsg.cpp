@@ -48,25 +48,8 @@ IoResult<std::size_t> MmsgBackend::send(std::span<const TxDatagram> batch) noexc
       const TxDatagram& d = batch[done + n];
       if (!fits(d, caps)) break;  // sent up to here; the next call reports this entry
       if (n > 0 && zerocopy_.use(d.data.size()) != zerocopy) break;
-      iovec& iov = tx_iov_[n];
-      iov.iov_base = const_cast<std::byte*>(d.data.data());
-      iov.iov_len = d.data.size();
-      msghdr& msg = tx_msgs_[n].msg_hdr;
-      msg = msghdr{};
-      msg.msg_name = const_cast<sockaddr*>(d.to.data());
-      msg.msg_namelen = d.to.size();
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      if (d.datagram_count() > 1) {
-        msg.msg_control = tx_control_[n].bytes;
-        msg.msg_controllen = sizeof(tx_control_[n].bytes);
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = IPPROTO_UDP;
-        c->cmsg_type = UDP_SEGMENT;
-        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-        const std::uint16_t seg = d.segment_size;
-        std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
-      }
+      detail::prepare_send_msg(tx_msgs_[n].msg_hdr, tx_iov_[n], tx_control_[n], d.to, d.data,
+                               d.segment_size);
     }
     if (n == 0) {
       if (done > 0) return done;

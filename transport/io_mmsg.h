@@ -57,10 +57,6 @@ class MmsgBackend final : public IoBackend {
   [[nodiscard]] IoResult<std::size_t> receive(std::span<RxDatagram> batch) noexcept override;
 
  private:
-  union TxControl {
-    cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
-  };
   union RxControl {
     cmsghdr align;
     char bytes[detail::kRxControlSize];
@@ -75,7 +71,7 @@ class MmsgBackend final : public IoBackend {
   std::uint64_t zerocopy_pending_ = 0;  // zero-copy sends whose completion is not yet read
   std::array<mmsghdr, kMaxBatch> tx_msgs_{};
   std::array<iovec, kMaxBatch> tx_iov_{};
-  std::array<TxControl, kMaxBatch> tx_control_{};
+  std::array<detail::GsoControl, kMaxBatch> tx_control_{};
   std::array<mmsghdr, kMaxBatch> rx_msgs_{};
   std::array<iovec, kMaxBatch> rx_iov_{};
   std::array<RxControl, kMaxBatch> rx_control_{};

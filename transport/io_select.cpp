@@ -10,6 +10,7 @@
 #include "transport/io_mmsg.h"
 #include "transport/io_plain.h"
 #include "transport/io_uring.h"
+#include "transport/udp_socket.h"
 
 namespace dwcp::transport {
 
@@ -73,25 +74,11 @@ bool probe_send(sa_family_t family, std::string& detail) {
     return true;
   }
   std::array<std::byte, kProbeBytes> payload{};
-  iovec iov{payload.data(), payload.size()};
-  union {
-    cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
-  } control{};
+  iovec iov{};
+  detail::GsoControl control{};
   msghdr msg{};
   const SocketAddress to = rx->local_address();
-  msg.msg_name = const_cast<sockaddr*>(to.data());
-  msg.msg_namelen = to.size();
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  msg.msg_controllen = sizeof control.bytes;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_UDP;
-  c->cmsg_type = UDP_SEGMENT;
-  c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-  const std::uint16_t seg = kProbeSegment;
-  std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+  detail::prepare_send_msg(msg, iov, control, to, payload, kProbeSegment);
   if (::sendmsg(tx->fd(), &msg, 0) < 0) {
     detail += "; test send refused: " + errno_text(errno);
     return false;

@@ -203,32 +203,15 @@ IoResult<std::size_t> UringBackend::send(std::span<const TxDatagram> batch) noex
       if (!fits(d, caps)) break;  // sent up to here; the next call reports this entry
       io_uring_sqe* sqe = io_uring_get_sqe(&tx_.ring);
       if (sqe == nullptr) break;  // cannot happen: the ring is drained before returning
-      iovec& iov = tx_iov_[n];
-      iov.iov_base = const_cast<std::byte*>(d.data.data());
-      iov.iov_len = d.data.size();
-      msghdr& msg = tx_msgs_[n];
-      msg = msghdr{};
-      msg.msg_name = const_cast<sockaddr*>(d.to.data());
-      msg.msg_namelen = d.to.size();
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      if (d.datagram_count() > 1) {
-        msg.msg_control = tx_control_[n].bytes;
-        msg.msg_controllen = sizeof(tx_control_[n].bytes);
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = IPPROTO_UDP;
-        c->cmsg_type = UDP_SEGMENT;
-        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-        const std::uint16_t seg = d.segment_size;
-        std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
-      }
+      detail::prepare_send_msg(tx_msgs_[n], tx_iov_[n], tx_control_[n], d.to, d.data,
+                               d.segment_size);
       // MSG_DONTWAIT makes a full socket buffer complete with EAGAIN at once rather than
       // park the request on a poll, which would make send() wait for room.
       if (zerocopy_.use(d.data.size())) {
-        io_uring_prep_sendmsg_zc(sqe, socket_.fd(), &msg, MSG_DONTWAIT);
+        io_uring_prep_sendmsg_zc(sqe, socket_.fd(), &tx_msgs_[n], MSG_DONTWAIT);
         sqe->ioprio |= kSendZcReportUsage;
       } else {
-        io_uring_prep_sendmsg(sqe, socket_.fd(), &msg, MSG_DONTWAIT);
+        io_uring_prep_sendmsg(sqe, socket_.fd(), &tx_msgs_[n], MSG_DONTWAIT);
       }
       sqe->user_data = n;
       // Linked, so the entries leave in order and a refused one cancels those after it:

@@ -93,10 +93,6 @@ class UringBackend final : public IoBackend {
     bool enabled = false;   // io_uring_enable_rings done (SINGLE_ISSUER binds the caller)
     bool deferred = false;  // DEFER_TASKRUN: completions need io_uring_get_events
   };
-  union TxControl {
-    cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
-  };
 
   static IoResult<void> init_ring(Ring& r, unsigned entries, unsigned cq_entries);
   static bool enable(Ring& r) noexcept;
@@ -118,7 +114,7 @@ class UringBackend final : public IoBackend {
   // Send side.
   std::array<msghdr, kMaxBatch> tx_msgs_{};
   std::array<iovec, kMaxBatch> tx_iov_{};
-  std::array<TxControl, kMaxBatch> tx_control_{};
+  std::array<detail::GsoControl, kMaxBatch> tx_control_{};
   std::array<int, kMaxBatch> tx_result_{};
 
   // Receive side: the buffer ring's memory (mmap'd, page-aligned) and the buffers.

@@ -472,6 +472,26 @@ void UdpSocket::close() noexcept {
 
 namespace detail {
 
+void prepare_send_msg(msghdr& msg, iovec& iov, GsoControl& control, const SocketAddress& to,
+                      std::span<const std::byte> data, std::uint16_t segment_size) noexcept {
+  // The kernel only reads through these pointers; the struct fields lack the const.
+  iov.iov_base = const_cast<std::byte*>(data.data());
+  iov.iov_len = data.size();
+  msg = msghdr{};
+  msg.msg_name = const_cast<sockaddr*>(to.data());
+  msg.msg_namelen = to.size();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (segment_size == 0 || data.size() <= segment_size) return;
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = sizeof control.bytes;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+  std::memcpy(CMSG_DATA(c), &segment_size, sizeof segment_size);
+}
+
 std::size_t gro_segment_size(const msghdr& msg) noexcept {
   for (const cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
        c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), const_cast<cmsghdr*>(c))) {

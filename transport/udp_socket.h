@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -201,6 +202,19 @@ class UdpSocket {
 };
 
 namespace detail {
+
+// Room for the UDP_SEGMENT control message of a GSO send.
+union GsoControl {
+  cmsghdr align;
+  char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
+};
+
+// Makes `msg` a send of `data` to `to` through `iov`. A segment_size below data's size
+// attaches UDP_SEGMENT (in `control`), so the kernel cuts the buffer into datagrams of that
+// size; otherwise `msg` carries no control message. `msg`, `iov` and `control` must outlive
+// the send, as must `to` and `data`.
+void prepare_send_msg(msghdr& msg, iovec& iov, GsoControl& control, const SocketAddress& to,
+                      std::span<const std::byte> data, std::uint16_t segment_size) noexcept;
 
 // Room for the control messages a receive asks for (UDP_GRO's segment size, an int).
 inline constexpr std::size_t kRxControlSize = CMSG_SPACE(sizeof(int));

@@ -1,7 +1,10 @@
 #include "transport/udp_socket.h"
 
 #include <doctest/doctest.h>
+#include <netinet/udp.h>
 
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "transport/io_backend.h"
@@ -167,4 +170,32 @@ TEST_CASE("receiving from an empty socket returns would_block, not an error to a
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == IoErrc::would_block);
   }
+}
+
+TEST_CASE("a send message carries UDP_SEGMENT only when the data spans several segments") {
+  const SocketAddress to = SocketAddress::loopback_v4(4242);
+  std::vector<std::byte> data(3000);
+  msghdr msg{};
+  iovec iov{};
+  detail::GsoControl control{};
+
+  detail::prepare_send_msg(msg, iov, control, to, data, 0);
+  CHECK(msg.msg_control == nullptr);
+  CHECK(msg.msg_iov == &iov);
+  CHECK(iov.iov_base == data.data());
+  CHECK(iov.iov_len == data.size());
+  CHECK(msg.msg_namelen == to.size());
+
+  detail::prepare_send_msg(msg, iov, control, to, data, 3000);  // one whole segment
+  CHECK(msg.msg_control == nullptr);
+
+  detail::prepare_send_msg(msg, iov, control, to, data, 1472);
+  REQUIRE(msg.msg_control != nullptr);
+  const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  REQUIRE(c != nullptr);
+  CHECK(c->cmsg_level == IPPROTO_UDP);
+  CHECK(c->cmsg_type == UDP_SEGMENT);
+  std::uint16_t segment = 0;
+  std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+  CHECK(segment == 1472);
 }
