@@ -8,13 +8,20 @@
 // bytes, padded to 8. A record never wraps: when it does not fit before the end of the
 // array, a padding record fills the rest and the record starts at the beginning. Positions
 // grow without wrapping (64-bit) and are masked.
+//
+// A producer past the first kRewindOffset bytes pads to the end and starts again at the
+// beginning as soon as the consumer has moved past room for its record there: a consumer
+// that keeps up then touches only the first few hundred KiB of a large ring, which stay in
+// cache (and in memory already faulted in), instead of sweeping all of it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <span>
@@ -41,10 +48,18 @@ class SpscByteRing {
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
   // The largest record the ring always has room for once empty.
   [[nodiscard]] std::size_t max_record() const noexcept { return capacity() / 2 - kHeaderSize; }
-  // Bytes taken by committed, unreleased records (headers and padding included).
+  // Bytes taken by committed, unreleased records (headers and the padding of records that
+  // did not fit before the end included; the padding of a rewind not).
   [[nodiscard]] std::size_t used_bytes() const noexcept {
-    return static_cast<std::size_t>(tail_.load(std::memory_order_acquire) -
-                                    head_.load(std::memory_order_acquire));
+    // The head first: it never passes the tail read after it.
+    const std::uint64_t head = head_.load(std::memory_order_acquire);
+    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+    auto used = static_cast<std::size_t>(tail - head);
+    const std::uint64_t rewind = rewind_at_.load(std::memory_order_relaxed);
+    if (rewind != kNoRewind && head <= rewind && rewind < tail) {
+      used -= std::min(used, capacity() - (static_cast<std::size_t>(rewind) & mask_));
+    }
+    return used;
   }
 
   // Producer. Room for a record of `size` bytes (1 to max_record()), to be filled and then
@@ -56,7 +71,16 @@ class SpscByteRing {
     const std::size_t offset = static_cast<std::size_t>(tail) & mask_;
     const std::size_t record = kHeaderSize + align(size);
     const std::size_t to_end = capacity() - offset;
-    const std::size_t padding = record > to_end ? to_end : 0;
+    std::size_t padding = record > to_end ? to_end : 0;
+    if (padding == 0 && offset >= kRewindOffset && to_end <= kMaxPadding) {
+      // Back to the beginning when the consumer has left room there; a stale head is only
+      // too cautious. The consumer's line is read at most once per kRewindCheck bytes.
+      if (tail + to_end + record - head_cache_ > capacity() && tail >= next_rewind_check_) {
+        next_rewind_check_ = tail + kRewindCheck;
+        head_cache_ = head_.load(std::memory_order_acquire);
+      }
+      if (tail + to_end + record - head_cache_ <= capacity()) padding = to_end;
+    }
     const std::size_t needed = padding + record;
     if (tail + needed - head_cache_ > capacity()) {
       // Pairs with the release store of head_ in release(): those bytes are free.
@@ -64,6 +88,7 @@ class SpscByteRing {
       if (tail + needed - head_cache_ > capacity()) return {};
     }
     claim_padding_ = padding;
+    claim_rewind_ = padding != 0 && record <= to_end;
     claim_size_ = size;
     return {bytes_ + ((offset + padding) & mask_) + kHeaderSize, size};
   }
@@ -78,10 +103,12 @@ class SpscByteRing {
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     const std::size_t offset = static_cast<std::size_t>(tail) & mask_;
     if (claim_padding_ != 0) write_header(offset, claim_padding_ - kHeaderSize, kPadding);
+    if (claim_rewind_) rewind_at_.store(tail, std::memory_order_relaxed);
     write_header((offset + claim_padding_) & mask_, size, kData | (tag << kTagShift));
     // Publishes the record; pairs with the acquire load of tail_ in peek().
     tail_.store(tail + claim_padding_ + kHeaderSize + align(size), std::memory_order_release);
     claim_padding_ = 0;
+    claim_rewind_ = false;
     claim_size_ = 0;
   }
 
@@ -114,6 +141,8 @@ class SpscByteRing {
   }
 
   static constexpr std::uint32_t kMaxTag = std::uint32_t{1} << 24;
+  // Past this offset the producer goes back to the beginning when it can (see above).
+  static constexpr std::size_t kRewindOffset = std::size_t{256} << 10;
 
   // Consumer. Frees the record peek() returned. Precondition: peek() returned one.
   void release() noexcept {
@@ -133,6 +162,10 @@ class SpscByteRing {
   static constexpr std::uint32_t kData = 1;
   static constexpr std::uint32_t kPadding = 2;
   static constexpr std::uint32_t kTagShift = 8;  // a data record's kind: kData | tag << 8
+  static constexpr std::size_t kRewindCheck = std::size_t{16} << 10;
+  static constexpr std::uint64_t kNoRewind = std::numeric_limits<std::uint64_t>::max();
+  // A padding header's length field.
+  static constexpr std::size_t kMaxPadding = std::numeric_limits<std::uint32_t>::max();
 
   static std::size_t align(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
   static std::size_t round_up_capacity(std::size_t n) {
@@ -149,8 +182,14 @@ class SpscByteRing {
   // Producer's line: its position, its view of the consumer's, and the open claim.
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> tail_{0};
   std::uint64_t head_cache_ = 0;
+  std::uint64_t next_rewind_check_ = 0;
   std::size_t claim_padding_ = 0;
   std::size_t claim_size_ = 0;
+  bool claim_rewind_ = false;
+  // Where the last rewind's padding starts, for used_bytes(); written before the tail that
+  // publishes it. At most one rewind is ever unpassed by the consumer: another needs the
+  // consumer past the beginning of the array again.
+  std::atomic<std::uint64_t> rewind_at_{kNoRewind};
   // Consumer's line.
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> head_{0};
   std::uint64_t tail_cache_ = 0;

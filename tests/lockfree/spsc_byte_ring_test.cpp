@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -17,6 +19,14 @@ namespace {
 std::vector<std::byte> record(std::uint64_t index, std::size_t max_size) {
   std::mt19937_64 rng(index);
   std::vector<std::byte> bytes(1 + rng() % max_size);
+  for (auto& b : bytes) b = static_cast<std::byte>(rng());
+  return bytes;
+}
+
+// Record `index` again, but exactly `size` bytes long.
+std::vector<std::byte> sized_record(std::uint64_t index, std::size_t size) {
+  std::mt19937_64 rng(index);
+  std::vector<std::byte> bytes(size);
   for (auto& b : bytes) b = static_cast<std::byte>(rng());
   return bytes;
 }
@@ -134,26 +144,80 @@ TEST_CASE("records that do not fit before the end start over at the beginning, i
 
 TEST_CASE("a producer and a consumer thread pass every record once, in order, intact") {
   constexpr std::uint64_t kRecords = 200000;
-  SpscByteRing ring(1 << 14);
-  std::thread producer([&] {
-    for (std::uint64_t i = 0; i < kRecords;) {
-      const auto bytes = record(i, 600);
-      if (push(ring, bytes)) ++i;
+  // A small ring that wraps often, and one past the rewind offset that rewinds as well.
+  for (const std::size_t capacity : {std::size_t{1} << 14, std::size_t{1} << 20}) {
+    CAPTURE(capacity);
+    SpscByteRing ring(capacity);
+    std::thread producer([&] {
+      for (std::uint64_t i = 0; i < kRecords;) {
+        const auto bytes = record(i, 600);
+        if (push(ring, bytes)) ++i;
+      }
+    });
+    std::uint64_t received = 0;
+    std::uint64_t mismatches = 0;
+    while (received < kRecords) {
+      auto got = ring.peek();
+      if (got.empty()) continue;
+      const auto bytes = record(received, 600);
+      if (got.size() != bytes.size() || std::memcmp(got.data(), bytes.data(), got.size()) != 0) {
+        ++mismatches;
+      }
+      ring.release();
+      ++received;
     }
-  });
-  std::uint64_t received = 0;
-  std::uint64_t mismatches = 0;
-  while (received < kRecords) {
-    auto got = ring.peek();
-    if (got.empty()) continue;
-    const auto bytes = record(received, 600);
-    if (got.size() != bytes.size() || std::memcmp(got.data(), bytes.data(), got.size()) != 0) {
-      ++mismatches;
-    }
-    ring.release();
-    ++received;
+    producer.join();
+    CHECK(mismatches == 0);
+    CHECK(ring.peek().empty());
   }
-  producer.join();
-  CHECK(mismatches == 0);
+}
+
+TEST_CASE("a consumer that keeps up keeps a large ring's records near its beginning") {
+  SpscByteRing ring(std::size_t{4} << 20);
+  constexpr std::size_t kSize = 4000;
+  const std::byte* first = nullptr;
+  std::ptrdiff_t furthest = 0;
+  for (std::uint64_t i = 0; i < 4000; ++i) {  // 16 MB through the ring: four laps' worth
+    const auto bytes = sized_record(i, kSize);
+    REQUIRE(push(ring, bytes));
+    const auto got = ring.peek();
+    REQUIRE(got.size() == bytes.size());
+    REQUIRE(std::memcmp(got.data(), bytes.data(), got.size()) == 0);
+    if (first == nullptr) first = got.data();
+    furthest = std::max(furthest, got.data() - first);
+    ring.release();
+    CHECK(ring.used_bytes() == 0);
+  }
+  CHECK(furthest + 2 * static_cast<std::ptrdiff_t>(kSize) >=
+        static_cast<std::ptrdiff_t>(SpscByteRing::kRewindOffset));
+  CHECK(furthest < static_cast<std::ptrdiff_t>(SpscByteRing::kRewindOffset + 2 * kSize));
+}
+
+TEST_CASE(
+    "a rewind waits for the consumer to leave room at the beginning; its padding is not "
+    "counted as used") {
+  constexpr std::size_t kCapacity = std::size_t{1} << 20;
+  constexpr std::size_t kSize = 65528;  // a record of 64 KiB with its header
+  SpscByteRing ring(kCapacity);
+  // Five records: the fifth starts past kRewindOffset, with none released yet.
+  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(push(ring, sized_record(i, kSize)));
+  CHECK(ring.used_bytes() == 5 * (kSize + 8));
+  // Nothing released: no room at the beginning, so the sixth goes on in order.
+  REQUIRE(push(ring, sized_record(5, kSize)));
+  CHECK(ring.used_bytes() == 6 * (kSize + 8));
+  // One released: room for one record at the beginning; the seventh goes there.
+  REQUIRE(ring.peek().size() == kSize);
+  ring.release();
+  REQUIRE(push(ring, sized_record(6, kSize)));
+  CHECK(ring.used_bytes() == 6 * (kSize + 8));
+  // The rest come out in order, across the rewind, and the ring ends empty.
+  for (std::uint64_t i = 1; i < 7; ++i) {
+    const auto got = ring.peek();
+    const auto expected = sized_record(i, kSize);
+    REQUIRE(got.size() == expected.size());
+    CHECK(std::memcmp(got.data(), expected.data(), got.size()) == 0);
+    ring.release();
+  }
   CHECK(ring.peek().empty());
+  CHECK(ring.used_bytes() == 0);
 }
