@@ -7,7 +7,8 @@
 namespace dwcp::tools {
 
 bool is_node_flag(std::string_view name) noexcept {
-  return name == "--io" || name == "--zerocopy" || name == "--threads" || name == "--cpus";
+  return name == "--io" || name == "--zerocopy" || name == "--threads" || name == "--idle" ||
+         name == "--cpus";
 }
 
 std::optional<CliError> parse_node_flag(std::string_view name, std::string_view value,
@@ -27,6 +28,8 @@ std::optional<CliError> parse_node_flag(std::string_view name, std::string_view 
     if (!transport::parse_zerocopy_mode(value, flags.zerocopy)) return bad("auto, on or off");
   } else if (name == "--threads") {
     if (!parse_threading_mode(value, flags.threading)) return bad("shared or dedicated");
+  } else if (name == "--idle") {
+    if (!transport::parse_idle_mode(value, flags.idle)) return bad("spin, backoff or block");
   } else {
     auto cpus = affinity::CpuSet::parse(value);
     if (!cpus) return bad("a CPU list like 0 or 0,1 (" + affinity::to_string(cpus.error()) + ")");
@@ -56,6 +59,7 @@ void apply(const NodeFlags& flags, NodeOptions& node) {
   node.io = flags.io;
   node.socket.zerocopy = flags.zerocopy;
   node.threading = flags.threading;
+  node.idle = flags.idle;
   node.cpus = flags.cpus;
 }
 
@@ -64,6 +68,9 @@ std::string node_flags_usage() {
          "      --zerocopy MODE      zero-copy sends: auto (default), on, off\n"
          "      --threads MODE       shared (default: one I/O thread) or dedicated (a\n"
          "                           receiver thread besides)\n"
+         "      --idle MODE          how an idle I/O thread waits: backoff (default: spin\n"
+         "                           briefly, then sleep), spin (never sleep: lowest\n"
+         "                           latency, a core busy) or block (sleep at once)\n"
          "      --cpus LIST          pin the I/O thread (and the receiver thread) to these\n"
          "                           CPUs, e.g. 0 or 0,1\n";
 }

@@ -1,5 +1,5 @@
 // The node flags dwcp-send and dwcp-recv share (docs/tools.md): --io, --zerocopy,
-// --threads and --cpus, each one NodeOptions field (transport/api/options.h). Parsed
+// --threads, --idle and --cpus, each one NodeOptions field (transport/api/options.h). Parsed
 // without I/O, like the rest of the command line; check_cpus_available() then asks the
 // kernel whether the listed CPUs may be used.
 #pragma once
@@ -17,6 +17,7 @@ struct NodeFlags {
   transport::BackendKind io = transport::BackendKind::automatic;
   transport::ZerocopyMode zerocopy = transport::ZerocopyMode::automatic;
   ThreadingMode threading = ThreadingMode::shared;
+  transport::IdleMode idle = transport::IdleMode::backoff;
   std::string cpus;  // a CPU list ("0", "0,1", "2-3"); empty: the threads are not pinned
 };
 

@@ -81,15 +81,18 @@ TEST_CASE("the node flags are taken as dwcp-send takes them") {
   const auto none = parse({});
   CHECK(none->node.io == BackendKind::automatic);
   CHECK(none->node.threading == ThreadingMode::shared);
-  const auto o = parse({"--io=plain", "--zerocopy", "on", "--threads=dedicated", "--cpus", "0"});
+  const auto o = parse(
+      {"--io=plain", "--zerocopy", "on", "--threads=dedicated", "--idle", "spin", "--cpus", "0"});
   REQUIRE(o.has_value());
   CHECK(o->node.io == BackendKind::plain);
   CHECK(o->node.zerocopy == ZerocopyMode::on);
   CHECK(o->node.threading == ThreadingMode::dedicated);
+  CHECK(o->node.idle == dwcp::transport::IdleMode::spin);
   CHECK(o->node.cpus == "0");
   CHECK(error_of({"--io", "fast"}) == "--io: 'fast' is not auto, mmsg+gso, mmsg, uring or plain");
   CHECK(error_of({"--zerocopy", "1"}) == "--zerocopy: '1' is not auto, on or off");
   CHECK(error_of({"--threads", ""}) == "--threads: '' is not shared or dedicated");
+  CHECK(error_of({"--idle", "nap"}) == "--idle: 'nap' is not spin, backoff or block");
   CHECK(error_of({"--cpus", "x-"}).starts_with("--cpus: 'x-' is not a CPU list"));
   CHECK(error_of({"--cpus"}) == "--cpus: needs a value");
 }

@@ -134,16 +134,19 @@ TEST_CASE("the node flags reach NodeOptions; bad values name the flag") {
   CHECK(defaults->node.io == BackendKind::automatic);
   CHECK(defaults->node.zerocopy == ZerocopyMode::automatic);
   CHECK(defaults->node.threading == ThreadingMode::shared);
+  CHECK(defaults->node.idle == dwcp::transport::IdleMode::backoff);
   CHECK(defaults->node.cpus.empty());
-  const auto o = parse(
-      {"-c", "h", "--io", "uring", "--zerocopy=off", "--threads", "dedicated", "--cpus", "0,1"});
+  const auto o = parse({"-c", "h", "--io", "uring", "--zerocopy=off", "--threads", "dedicated",
+                        "--idle", "block", "--cpus", "0,1"});
   REQUIRE(o.has_value());
   CHECK(o->node.io == BackendKind::uring);
   CHECK(o->node.zerocopy == ZerocopyMode::off);
   CHECK(o->node.threading == ThreadingMode::dedicated);
+  CHECK(o->node.idle == dwcp::transport::IdleMode::block);
   CHECK(o->node.cpus == "0,1");
   dwcp::NodeOptions node;
   apply(o->node, node);
+  CHECK(node.idle == dwcp::transport::IdleMode::block);
   CHECK(node.io == BackendKind::uring);
   CHECK(node.socket.zerocopy == ZerocopyMode::off);
   CHECK(node.threading == ThreadingMode::dedicated);
@@ -160,6 +163,8 @@ TEST_CASE("the node flags reach NodeOptions; bad values name the flag") {
   CHECK(error_of({"-c", "h", "--zerocopy", "yes"}) == "--zerocopy: 'yes' is not auto, on or off");
   CHECK(error_of({"-c", "h", "--threads", "many"}) ==
         "--threads: 'many' is not shared or dedicated");
+  CHECK(parse({"-c", "h", "--idle=spin"})->node.idle == dwcp::transport::IdleMode::spin);
+  CHECK(error_of({"-c", "h", "--idle", "poll"}) == "--idle: 'poll' is not spin, backoff or block");
   CHECK(error_of({"-c", "h", "--cpus", "a"}).starts_with("--cpus: 'a' is not a CPU list"));
   CHECK(error_of({"-c", "h", "--cpus", "1,,2"}).starts_with("--cpus: '1,,2' is not a CPU list"));
   CHECK(error_of({"-c", "h", "--cpus", "3-1"}).starts_with("--cpus: '3-1' is not a CPU list"));
