@@ -763,16 +763,21 @@ std::optional<Instant> Connection::next_timer() const noexcept {
   };
   consider(loss_.timer());
   consider(acks_.deadline());
+  consider(pacer_hold());
+  if (idle_timeout() != Duration::max()) consider(last_activity_ + idle_timeout());
+  if (state_ == ConnectionState::handshaking) consider(created_ + config_.handshake_timeout);
+  return earliest;
+}
+
+std::optional<Instant> Connection::pacer_hold() const noexcept {
   // Data held back only by the pacer: the connection wants send() once the bucket refills.
   if (state_ == ConnectionState::established &&
       loss_.bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window() &&
       std::any_of(streams_.begin(), streams_.end(),
                   [](const auto& entry) { return entry.second.send.has_data_to_send(); })) {
-    consider(pacer_.held_until(paced_batch_bytes()));
+    return pacer_.held_until(paced_batch_bytes());
   }
-  if (idle_timeout() != Duration::max()) consider(last_activity_ + idle_timeout());
-  if (state_ == ConnectionState::handshaking) consider(created_ + config_.handshake_timeout);
-  return earliest;
+  return std::nullopt;
 }
 
 void Connection::on_timer(Instant now) {

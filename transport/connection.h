@@ -138,6 +138,9 @@ class Connection {
   std::size_t send(std::span<std::byte> out, Instant now);
   // When the connection wants on_timer() (or send(), for pacing); nullopt if never.
   [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
+  // When the pacer lets out data that waits for nothing else (the window has room);
+  // nullopt if no data waits for the pacer alone. One of the times next_timer() considers.
+  [[nodiscard]] std::optional<Instant> pacer_hold() const noexcept;
   void on_timer(Instant now);
 
   // Streams. open_stream() fails (nullopt) once the peer's stream limit is reached or the

@@ -71,7 +71,8 @@ void IdleStrategy::begin_pass() noexcept {
   seen_signals_ = signals_.load(std::memory_order_seq_cst);
 }
 
-void IdleStrategy::idle(bool did_work, std::optional<Instant> deadline, Instant now) noexcept {
+void IdleStrategy::idle(bool did_work, std::optional<Instant> deadline, Instant now,
+                        bool paced) noexcept {
   if (did_work) {
     idle_since_.reset();
     return;
@@ -84,17 +85,18 @@ void IdleStrategy::idle(bool did_work, std::optional<Instant> deadline, Instant 
       __builtin_ia32_pause();
       return;
     case IdleMode::backoff:
+      if (backoff_blocks(now, deadline, paced)) {
+        if (idle_for < kSpinTime + kYieldTime) ++counters_.early_blocks;
+        block(deadline, now);
+        return;
+      }
       if (idle_for < kSpinTime) {
         ++counters_.spins;
         __builtin_ia32_pause();
         return;
       }
-      if (idle_for < kSpinTime + kYieldTime) {
-        ++counters_.yields;
-        std::this_thread::yield();
-        return;
-      }
-      block(deadline, now);
+      ++counters_.yields;
+      std::this_thread::yield();
       return;
     case IdleMode::block:
       block(deadline, now);
@@ -102,17 +104,24 @@ void IdleStrategy::idle(bool did_work, std::optional<Instant> deadline, Instant 
   }
 }
 
-bool IdleStrategy::would_block(bool did_work, Instant now) const noexcept {
+bool IdleStrategy::would_block(bool did_work, Instant now, std::optional<Instant> deadline,
+                               bool paced) const noexcept {
   if (did_work) return false;
   switch (mode_) {
     case IdleMode::spin:
       return false;
     case IdleMode::backoff:
-      return idle_since_ && now - *idle_since_ >= kSpinTime + kYieldTime;
+      return backoff_blocks(now, deadline, paced);
     case IdleMode::block:
       return true;
   }
   return false;
+}
+
+bool IdleStrategy::backoff_blocks(Instant now, std::optional<Instant> deadline,
+                                  bool paced) const noexcept {
+  if (distant_paced_send(deadline, now, paced)) return true;
+  return idle_since_ && now - *idle_since_ >= kSpinTime + kYieldTime;
 }
 
 void IdleStrategy::block(std::optional<Instant> deadline, Instant now) noexcept {

@@ -5,7 +5,8 @@
 // datagram, a command or a timer.
 //
 // A blocking wake-up costs ~25 µs on a small VM (MACHINE.md); spinning avoids it at the
-// price of a core. The default, backoff, spins for a short while before blocking.
+// price of a core. The default, backoff, spins for a short while before blocking, unless
+// the thread waits for its pacer to let data out later than the spinning would last.
 #pragma once
 
 #include <atomic>
@@ -32,8 +33,9 @@ bool parse_idle_mode(std::string_view text, IdleMode& out) noexcept;
 struct IdleCounters {
   std::uint64_t spins = 0;
   std::uint64_t yields = 0;
-  std::uint64_t blocks = 0;   // waits in epoll
-  std::uint64_t wakeups = 0;  // wake() calls that had to signal the eventfd
+  std::uint64_t blocks = 0;        // waits in epoll
+  std::uint64_t early_blocks = 0;  // of which backoff's for a distant paced send, unspun
+  std::uint64_t wakeups = 0;       // wake() calls that had to signal the eventfd
 };
 
 // Thread safety: begin_pass(), idle() and counters() belong to the loop thread; wake() may
@@ -51,10 +53,17 @@ class IdleStrategy {
   // blocking, so a command queued after the pass looked at its queue is never slept on.
   void begin_pass() noexcept;
   // The pass is over. `did_work` resets the backoff. `deadline`: the earliest timer;
-  // a block never outlasts it.
-  void idle(bool did_work, std::optional<Instant> deadline, Instant now) noexcept;
-  // Whether idle(did_work, ..., now) would block now.
-  [[nodiscard]] bool would_block(bool did_work, Instant now) const noexcept;
+  // a block never outlasts it. `paced`: that timer is a pacer letting data out
+  // (Node::next_is_paced_send()). Backoff then blocks at once when the deadline is further
+  // off than its spinning and yielding would last: the thread knows when it can send next,
+  // packets that come first wake it, and spinning until then only takes the core from
+  // the receiver or whatever else runs here (a paced sender spun most of its time away).
+  void idle(bool did_work, std::optional<Instant> deadline, Instant now,
+            bool paced = false) noexcept;
+  // Whether idle(did_work, deadline, now, paced) would block now.
+  [[nodiscard]] bool would_block(bool did_work, Instant now,
+                                 std::optional<Instant> deadline = std::nullopt,
+                                 bool paced = false) const noexcept;
   // Any thread: the loop has work; ends a blocking wait or keeps the next one from starting.
   void wake() noexcept;
 
@@ -64,6 +73,14 @@ class IdleStrategy {
  private:
   IdleStrategy(IdleMode mode, int epoll_fd, int event_fd) noexcept;
   void block(std::optional<Instant> deadline, Instant now) noexcept;
+  // Whether backoff blocks at once, or after spinning and yielding now.
+  [[nodiscard]] bool backoff_blocks(Instant now, std::optional<Instant> deadline,
+                                    bool paced) const noexcept;
+  // A paced send further off than backoff spins and yields.
+  [[nodiscard]] static bool distant_paced_send(std::optional<Instant> deadline, Instant now,
+                                               bool paced) noexcept {
+    return paced && deadline && *deadline - now >= kSpinTime + kYieldTime;
+  }
 
   // How long backoff spins, then yields, after the last pass that did work, before it
   // blocks. Counted in time, not passes: a pass costs a system call or more, and a

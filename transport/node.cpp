@@ -106,9 +106,13 @@ void Node::receive(Instant now) {
 std::optional<Instant> Node::send(Instant now) {
   send_all(now);
   std::optional<Instant> earliest;
+  next_is_paced_send_ = false;
   for (const auto& entry : entries_) {
     const auto timer = entry->connection->next_timer();
-    if (timer && (!earliest || *timer < *earliest)) earliest = timer;
+    if (timer && (!earliest || *timer < *earliest)) {
+      earliest = timer;
+      next_is_paced_send_ = entry->connection->pacer_hold() == timer;
+    }
   }
   return earliest;
 }

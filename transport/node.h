@@ -81,6 +81,9 @@ class Node {
   // due timers; send() sends what is due and returns what poll() returns.
   void receive(Instant now);
   std::optional<Instant> send(Instant now);
+  // Whether the time the last poll() or send() returned is a pacer letting data out
+  // (Connection::pacer_hold()): the node then knows when it next has data to send.
+  [[nodiscard]] bool next_is_paced_send() const noexcept { return next_is_paced_send_; }
 
   // Datagrams another thread received from the node's socket (receive_from_socket off):
   // handled as poll() handles its own; ACKs due go out with the next poll().
@@ -136,6 +139,7 @@ class Node {
   std::vector<std::byte> send_memory_;
   std::vector<TxDatagram> send_batch_;
   std::size_t send_used_ = 0;
+  bool next_is_paced_send_ = false;
 };
 
 }  // namespace dwcp::transport

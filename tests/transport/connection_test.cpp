@@ -144,11 +144,22 @@ TEST_CASE("a paced sender sends whole quanta, not a datagram per wake-up") {
   client.fixed_rate = 20'000'000;
   Simulation sim(client, config(), milliseconds(5), {}, 3);
   Transfer transfer{1, 400, 64 * 1024, {}, {}, {}, 0};
+  std::size_t held = 0;       // steps with data held back by the pacer alone
+  std::size_t held_next = 0;  // of which the pacer's time was the connection's next timer
   const bool done = sim.run(
       std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
-      [&](Simulation& s) { transfer.step(s); });
+      [&](Simulation& s) {
+        transfer.step(s);
+        if (const auto hold = s.client().pacer_hold()) {
+          ++held;
+          if (s.client().next_timer() == hold) ++held_next;
+        }
+      });
   REQUIRE(done);
   CHECK(transfer.mismatches == 0);
+  // The pacer, not the window, holds the data back, and says when it lets it out.
+  CHECK(held > 100);
+  CHECK(held_next * 10 >= held * 9);
   const auto& batches = sim.client_batches();
   std::size_t datagrams = 0;
   std::size_t large = 0;  // batches of at least 12 datagrams

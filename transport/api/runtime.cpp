@@ -234,9 +234,11 @@ void Runtime::run() {
     std::optional<Instant> deadline;
     bool did_work = pass(now, deadline);
     const Instant after = MonotonicClock::now();
+    // pass() may have brought the deadline forward (statistics due): then it is no send.
+    const bool paced = node_->next_is_paced_send() && deadline == node_deadline_;
     // Before sleeping, stop polling idle streams (they ring again when they get data).
-    if (idle_->would_block(did_work, after) && quiesce()) did_work = true;
-    idle_->idle(did_work, deadline, after);
+    if (idle_->would_block(did_work, after, deadline, paced) && quiesce()) did_work = true;
+    idle_->idle(did_work, deadline, after, paced);
   }
   shut_down();
 }
@@ -374,6 +376,7 @@ bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
     did_work |= pump_outbound(*active_[i].connection, *active_[i].stream);
   }
   deadline = node_->send(now);
+  node_deadline_ = deadline;
   const transport::NodeCounters& after = node_->counters();
   did_work |= after.datagrams_received != before.datagrams_received ||
               after.datagrams_sent != before.datagrams_sent;

@@ -230,6 +230,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::unique_ptr<transport::FaultBackend> faults_;  // over io_, when options_.faults asks
   std::unique_ptr<transport::Node> node_;
   std::unique_ptr<transport::IdleStrategy> idle_;
+  std::optional<Instant> node_deadline_;  // what the node's send() returned last pass
   lockfree::MpmcRing<Command> commands_;
   lockfree::MpmcRing<std::shared_ptr<ConnectionChannel>> accepted_{1024};
   std::thread thread_;
