@@ -190,6 +190,9 @@ inline std::span<const std::byte> data_content(std::span<const std::byte> messag
 std::size_t encoded_size(const StreamHeader& header) noexcept;
 inline constexpr std::size_t kTrailerSize = 1 + 1 + 8 + 16;
 inline constexpr std::size_t kVerdictSize = 1 + 1 + 8 + 16;
+// Verdicts a receiver holds for a sender that does not read them before it drops the
+// stream: memory stays bounded against a peer that only sends.
+inline constexpr std::size_t kMaxUnsentVerdicts = 1024;
 inline constexpr std::size_t kStopSize = 1;
 inline constexpr std::size_t kRoundEndSize = 1 + 8 + 8 + 8 + 16;
 inline constexpr std::size_t kKeepaliveSize = 1;

@@ -5,25 +5,10 @@
 #include <cstdio>
 #include <utility>
 
+#include "tools/common/printable.h"
+
 namespace dwcp::tools {
-namespace {
-
-constexpr std::size_t kMaxUnsentVerdicts = 1024;
-
-// A path from the network, fit for one line of a terminal: control bytes become '?', and
-// a very long one is cut.
-std::string printable(std::string_view text) {
-  constexpr std::size_t kShown = 200;
-  std::string out;
-  for (const char c : text.substr(0, kShown)) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += byte < 0x20 || byte == 0x7f ? '?' : c;
-  }
-  if (text.size() > kShown) out += "...";
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 StreamReceiver::StreamReceiver(Stream stream, ReceiveTarget& target, std::uint64_t client)
     : stream_(std::move(stream)), target_(target), client_(client) {}

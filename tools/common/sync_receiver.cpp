@@ -4,26 +4,14 @@
 #include <cstdio>
 #include <utility>
 
+#include "tools/common/printable.h"
+
 namespace dwcp::tools {
 namespace {
 
-// Verdicts a sender may leave unread before its stream is dropped, as for file streams.
-constexpr std::size_t kMaxUnsent = 1024;
 // A replica still held by the previous sync of it: that sync's stream ended, but its
 // session may not have seen it yet.
 constexpr auto kLockWait = std::chrono::seconds(2);
-
-// A name from the network, fit for one line of a terminal.
-std::string printable(std::string_view text) {
-  constexpr std::size_t kShown = 200;
-  std::string out;
-  for (const char c : text.substr(0, kShown)) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += byte < 0x20 || byte == 0x7f ? '?' : c;
-  }
-  if (text.size() > kShown) out += "...";
-  return out;
-}
 
 std::vector<std::byte> encode(const StreamVerdict& verdict) {
   std::vector<std::byte> frame(kVerdictSize);
@@ -162,7 +150,7 @@ void SyncReceiver::consume(std::span<const std::byte> message) {
 void SyncReceiver::queue(std::vector<std::byte> message) {
   unsent_.push_back(std::move(message));
   flush();
-  if (unsent_.size() > kMaxUnsent && !broken_) {
+  if (unsent_.size() > kMaxUnsentVerdicts && !broken_) {
     ++tally_.malformed_frames;
     report_problem("the peer does not read its verdicts; the rest of the stream is dropped");
     broken_ = true;

@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "tools/common/close_reason_text.h"
 #include "tools/common/cpu_usage.h"
 #include "tools/common/stream_sender.h"
 #include "tools/common/sync_receiver.h"
@@ -34,18 +35,6 @@ struct IncomingStream {
   std::optional<Clock::time_point> deadline;  // a timed request's end
   std::optional<SyncReceiver> sync;           // it opened with a sync header
 };
-
-std::string describe(const std::optional<transport::CloseReason>& reason) {
-  if (!reason) return "no close reason";
-  std::string text = reason->idle_timeout ? "idle timeout" : reason->reason;
-  if (text.empty()) text = reason->by_peer ? "closed by the peer" : "closed";
-  if (reason->error_code != 0) {
-    text += " (code ";
-    text += std::to_string(reason->error_code);
-    text += ")";
-  }
-  return text;
-}
 
 }  // namespace
 

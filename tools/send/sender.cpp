@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "tools/common/address_resolver.h"
+#include "tools/common/close_reason_text.h"
 #include "tools/common/content_digest.h"
 #include "tools/common/cpu_usage.h"
 #include "tools/common/exit_codes.h"
@@ -16,6 +16,7 @@
 #include "tools/common/node_flags.h"
 #include "tools/common/stream_sender.h"
 #include "tools/common/transfer_report.h"
+#include "tools/send/open_connection.h"
 #include "tools/send/reverse_stream.h"
 #include "transport/api/node.h"
 
@@ -41,10 +42,6 @@ constexpr int kYieldPasses = 8;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
-}
-
-std::chrono::milliseconds to_millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
 }
 
 // What the receiving side offers, as dwcp-recv does (tools/recv/receiver.cpp): a 4 MiB
@@ -91,18 +88,6 @@ std::expected<std::vector<Stream>, std::string> open_streams(Connection& connect
     std::this_thread::sleep_for(1ms);
   }
   return streams;
-}
-
-std::string describe(const std::optional<transport::CloseReason>& reason) {
-  if (!reason) return "no close reason";
-  std::string text = reason->idle_timeout ? "idle timeout" : reason->reason;
-  if (text.empty()) text = reason->by_peer ? "closed by the peer" : "closed";
-  if (reason->error_code != 0) {
-    text += " (code ";
-    text += std::to_string(reason->error_code);
-    text += ")";
-  }
-  return text;
 }
 
 // The bytes one interval line counts: sent (the pattern or files), or received (-R), or
@@ -195,7 +180,7 @@ std::string describe(const StepFailure& failure, const Stream& stream,
                      const Connection& connection) {
   if (!failure.local_error.empty()) return failure.local_error;
   if (failure.status == SendStatus::closed) {
-    return "the connection ended: " + describe(connection.close_reason());
+    return "the connection ended: " + tools::describe(connection.close_reason());
   }
   return "stream " + std::to_string(stream.id()) + ": " + std::string(to_string(failure.status));
 }
@@ -226,31 +211,12 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   // A file keeps one stream busy: more streams than files would idle.
   const std::uint64_t stream_count =
       files ? std::min<std::uint64_t>(options.streams, files->size()) : options.streams;
-  auto peer = resolve_address(options.host, options.port);
-  if (!peer) {
-    std::fprintf(stderr, "dwcp-send: %s\n", peer.error().c_str());
-    return kExitAddress;
-  }
-  auto node = Node::start(node_options(options, *peer));
-  if (!node) {
-    // A backend asked for by name does not fall back: --io auto is there for that.
-    const std::string asked = options.node.io == transport::BackendKind::automatic
-                                  ? std::string()
-                                  : " with --io " + std::string(to_string(options.node.io));
-    std::fprintf(stderr, "dwcp-send: cannot start a node%s: %s\n", asked.c_str(),
-                 node.error().c_str());
-    return kExitAddress;
-  }
-  const std::string io = (*node)->backend();
-  Connection connection = (*node)->connect(*peer);
-  if (!connection.wait_established(to_millis(options.connect_timeout))) {
-    const auto reason = connection.close_reason();
-    std::string why = reason ? describe(reason) : "no answer (is dwcp-recv running there?)";
-    std::fprintf(stderr, "dwcp-send: cannot connect to %s within %.1f s: %s\n",
-                 peer->to_string().c_str(), options.connect_timeout, why.c_str());
-    connection.abort();
-    return kExitConnection;
-  }
+  auto started = open_connection(
+      options, [&](const transport::SocketAddress& peer) { return node_options(options, peer); });
+  if (!started) return started.error();
+  const std::string& io = started->io;
+  const transport::SocketAddress& peer = started->peer;
+  Connection& connection = started->connection;
   auto opened =
       open_streams(connection, (sends ? stream_count : 0) + (receives ? options.streams : 0));
   if (!opened) {
@@ -301,7 +267,7 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
       start + std::chrono::duration_cast<Clock::duration>(
                   std::chrono::duration<double>(timed ? options.seconds : 24.0 * 3600.0));
   if (options.json_stream) {
-    std::fprintf(out, "%s\n", format_start_event(1, peer->to_string(), io).c_str());
+    std::fprintf(out, "%s\n", format_start_event(1, peer.to_string(), io).c_str());
   } else if (!options.json && options.interval > 0.0) {
     std::fprintf(out, "io: %s\n", io.c_str());
   }
@@ -309,7 +275,7 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   TransferReport report;
   report.role = "sender";
   report.id = 1;
-  report.peer = peer->to_string();
+  report.peer = peer.to_string();
   report.congestion = to_string(options.congestion);
   report.streams = streams.size();
   report.io = io;

@@ -16,13 +16,14 @@
 #include <thread>
 #include <vector>
 
-#include "tools/common/address_resolver.h"
+#include "tools/common/close_reason_text.h"
 #include "tools/common/cpu_usage.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/node_flags.h"
 #include "tools/common/stream_header.h"
 #include "tools/common/sync_report.h"
 #include "tools/common/transfer_report.h"
+#include "tools/send/open_connection.h"
 #include "tools/send/replica_image.h"
 #include "tools/send/sync_round.h"
 #include "transport/api/node.h"
@@ -52,14 +53,6 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 
 Clock::duration to_duration(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
-std::string describe(const std::optional<transport::CloseReason>& reason) {
-  if (!reason) return "no close reason";
-  std::string text = reason->idle_timeout ? "idle timeout" : reason->reason;
-  if (text.empty()) text = reason->by_peer ? "closed by the peer" : "closed";
-  if (reason->error_code != 0) text += " (code " + std::to_string(reason->error_code) + ")";
-  return text;
 }
 
 // What --watch compares between looks: a new size, mtime or file (an editor's rename)
@@ -463,31 +456,12 @@ int run_sync(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     std::fprintf(stderr, "dwcp-send: cannot sync '%s': it names no file\n", options.sync.c_str());
     return kExitLocalFile;
   }
-  auto peer = resolve_address(options.host, options.port);
-  if (!peer) {
-    std::fprintf(stderr, "dwcp-send: %s\n", peer.error().c_str());
-    return kExitAddress;
-  }
-  auto node = Node::start(node_options(options, *peer));
-  if (!node) {
-    const std::string asked = options.node.io == transport::BackendKind::automatic
-                                  ? std::string()
-                                  : " with --io " + std::string(to_string(options.node.io));
-    std::fprintf(stderr, "dwcp-send: cannot start a node%s: %s\n", asked.c_str(),
-                 node.error().c_str());
-    return kExitAddress;
-  }
-  const std::string io = (*node)->backend();
-  Connection connection = (*node)->connect(*peer);
-  if (!connection.wait_established(std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::duration<double>(options.connect_timeout)))) {
-    const auto reason = connection.close_reason();
-    std::string why = reason ? describe(reason) : "no answer (is dwcp-recv running there?)";
-    std::fprintf(stderr, "dwcp-send: cannot connect to %s within %.1f s: %s\n",
-                 peer->to_string().c_str(), options.connect_timeout, why.c_str());
-    connection.abort();
-    return kExitConnection;
-  }
+  auto started = open_connection(
+      options, [&](const transport::SocketAddress& peer) { return node_options(options, peer); });
+  if (!started) return started.error();
+  const std::string& io = started->io;
+  const transport::SocketAddress& peer = started->peer;
+  Connection& connection = started->connection;
   auto stream = connection.open_stream();
   for (int attempt = 0; !stream && stream.error() == OpenError::busy && attempt < 1000; ++attempt) {
     std::this_thread::sleep_for(1ms);
@@ -538,7 +512,7 @@ int run_sync(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   TransferReport report;
   report.role = "sender";
   report.id = 1;
-  report.peer = peer->to_string();
+  report.peer = peer.to_string();
   report.congestion = to_string(options.congestion);
   report.streams = 1;
   report.io = io;
