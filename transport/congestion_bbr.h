@@ -9,10 +9,10 @@
 // loss is treated as noise, which is what keeps the rate up on lossy long paths.
 //
 // States: Startup (pacing gain 2.77, until the bandwidth stops growing by 25% for three
-// rounds, or loss is excessive) -> Drain (empty the queue Startup built) -> ProbeBW (the
-// eight-phase gain cycle 1.25, 0.75, 1 x 6, one phase per min RTT) <-> ProbeRTT (window of
-// half the BDP for 200 ms and a round, once no sample within 1/16 of the min RTT has come
-// for 10 s).
+// rounds, or a whole round's RTT samples show a queue, or loss is excessive) -> Drain (empty the
+// queue Startup built) -> ProbeBW (the eight-phase gain cycle 1.25, 0.75, 1 x 6, one phase per min
+// RTT) <-> ProbeRTT (window of half the BDP for 200 ms and a round, once no sample within 1/16 of
+// the min RTT has come for 10 s).
 #pragma once
 
 #include <array>

@@ -271,6 +271,35 @@ TEST_CASE("on a 600 ms, 100 Mbit/s path with 0.5% loss BBR keeps >= 85% across P
   CHECK(utilisation >= 0.95);
 }
 
+TEST_CASE("Startup ends when a whole round rides on a queue, not three rounds later") {
+  // 100 Mbit/s, 600 ms, a one-BDP buffer, no random loss. Waiting for the bandwidth to stop
+  // growing for three rounds let the flight grow on for rounds after the buffer overflowed
+  // (146 packets lost before Drain). Leaving once a round's every RTT sample shows the queue
+  // ends Startup within about a round of the first drop.
+  LinkConfig link;
+  link.rate = k100Mbit;
+  link.one_way_delay = milliseconds(300);
+  link.queue_bytes = bdp_bytes(link.rate, link.one_way_delay);
+  link.seed = 7;
+  BbrController bbr{CongestionConfig{}};
+  LinkSimulator sim(bbr, link);
+  std::optional<Instant> first_loss;
+  for (int step = 0; step < 3000 && bbr.state() == BbrState::startup; ++step) {
+    sim.run_for(milliseconds(10));
+    if (!first_loss && sim.lost_packets() > 0) first_loss = sim.now();
+  }
+  REQUIRE(bbr.state() != BbrState::startup);
+  const Instant startup_over = sim.now();
+  MESSAGE("Startup over after "
+          << std::chrono::duration<double>(startup_over - kSimulatedEpoch).count() << " s, "
+          << (first_loss ? std::chrono::duration<double>(startup_over - *first_loss).count() : 0.0)
+          << " s after the first drop; estimate "
+          << static_cast<double>(bbr.max_bandwidth()) / static_cast<double>(link.rate)
+          << " of the link; lost " << sim.lost_packets());
+  CHECK(bbr.max_bandwidth() >= link.rate * 9 / 10);
+  if (first_loss) CHECK(startup_over - *first_loss <= milliseconds(900));
+}
+
 TEST_CASE("with jittery ACKs BBR keeps no standing queue on a 1 Gbit/s, 10 ms path") {
   // ACKs up to 1 ms late make delivery-rate samples run ahead of the link; the highest of
   // them would otherwise pace the flow into a queue that fills the one-BDP buffer.
