@@ -9,10 +9,10 @@
 // array, a padding record fills the rest and the record starts at the beginning. Positions
 // grow without wrapping (64-bit) and are masked.
 //
-// A producer past the first kRewindOffset bytes pads to the end and starts again at the
-// beginning as soon as the consumer has moved past room for its record there: a consumer
-// that keeps up then touches only the first few hundred KiB of a large ring, which stay in
-// cache (and in memory already faulted in), instead of sweeping all of it.
+// A producer past the first kRewindOffset bytes that finds the ring empty pads to the end
+// and starts again at the beginning: a consumer that keeps up then touches only the first
+// few hundred KiB of a large ring, which stay in cache (and in memory already faulted in),
+// instead of sweeping all of it.
 #pragma once
 
 #include <algorithm>
@@ -72,14 +72,17 @@ class SpscByteRing {
     const std::size_t record = kHeaderSize + align(size);
     const std::size_t to_end = capacity() - offset;
     std::size_t padding = record > to_end ? to_end : 0;
-    if (padding == 0 && offset >= kRewindOffset && to_end <= kMaxPadding) {
-      // Back to the beginning when the consumer has left room there; a stale head is only
-      // too cautious. The consumer's line is read at most once per kRewindCheck bytes.
-      if (tail + to_end + record - head_cache_ > capacity() && tail >= next_rewind_check_) {
+    if (padding == 0 && offset >= kRewindOffset && record <= offset && to_end <= kMaxPadding) {
+      // Back to the beginning only when the ring is empty: the consumer then skips the
+      // padding at its next peek, and the whole ring is free again. (Rewinding as soon as
+      // the beginning had room would leave a lagging consumer only the room it had freed
+      // there, a fraction of the capacity, for as long as it lags.) A stale head is only
+      // too cautious; the consumer's line is read at most once per kRewindCheck bytes.
+      if (head_cache_ != tail && tail >= next_rewind_check_) {
         next_rewind_check_ = tail + kRewindCheck;
         head_cache_ = head_.load(std::memory_order_acquire);
       }
-      if (tail + to_end + record - head_cache_ <= capacity()) padding = to_end;
+      if (head_cache_ == tail) padding = to_end;
     }
     const std::size_t needed = padding + record;
     if (tail + needed - head_cache_ > capacity()) {
@@ -188,7 +191,7 @@ class SpscByteRing {
   bool claim_rewind_ = false;
   // Where the last rewind's padding starts, for used_bytes(); written before the tail that
   // publishes it. At most one rewind is ever unpassed by the consumer: another needs the
-  // consumer past the beginning of the array again.
+  // ring empty again, the padding passed.
   std::atomic<std::uint64_t> rewind_at_{kNoRewind};
   // Consumer's line.
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> head_{0};

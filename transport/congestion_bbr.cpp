@@ -295,16 +295,18 @@ void BbrController::end_round_loss_check() noexcept {
 void BbrController::check_startup_done() noexcept {
   if (state_ != BbrState::startup || full_bw_reached_ || !round_start_) return;
   if (last_sample_app_limited_) return;
-  // A whole round over a queue (not one RTT sample near the min): the bottleneck is busy, so
-  // the delivery rate, and the estimate, are its rate already. Waiting for the plateau
-  // instead lets the flight grow for three more rounds, ~3x past what fits: on a 600 ms,
-  // 1-BDP-buffer path that meant 600 ms of queue and over a thousand drops.
-  if (standing_queue_) {
+  const Bandwidth bw = max_bw_.best();
+  // A round that did not grow the estimate by a quarter and ran over a queue all along (not
+  // one RTT sample near the min): the bottleneck is busy, so the estimate is its rate.
+  // Waiting for two more such rounds lets the flight grow on, ~3x past what fits: on a
+  // 600 ms, 1-BDP-buffer path that meant 600 ms of queue and over a thousand drops. The
+  // growth test keeps a delay that is not ours (a stalled host, a competing flow's queue)
+  // from ending Startup while the rate still climbs.
+  if (standing_queue_ && static_cast<double>(bw) < kFullBwGrowth * static_cast<double>(full_bw_)) {
     full_bw_reached_ = true;
     enter_drain();
     return;
   }
-  const Bandwidth bw = max_bw_.best();
   if (static_cast<double>(bw) >= kFullBwGrowth * static_cast<double>(full_bw_)) {
     full_bw_ = bw;
     full_bw_count_ = 0;

@@ -193,31 +193,43 @@ TEST_CASE("a consumer that keeps up keeps a large ring's records near its beginn
   CHECK(furthest < static_cast<std::ptrdiff_t>(SpscByteRing::kRewindOffset + 2 * kSize));
 }
 
-TEST_CASE(
-    "a rewind waits for the consumer to leave room at the beginning; its padding is not "
-    "counted as used") {
+TEST_CASE("a rewind waits for an empty ring, so a lagging consumer keeps the whole capacity") {
   constexpr std::size_t kCapacity = std::size_t{1} << 20;
   constexpr std::size_t kSize = 65528;  // a record of 64 KiB with its header
+  constexpr std::size_t kRecord = kSize + 8;
   SpscByteRing ring(kCapacity);
-  // Five records: the fifth starts past kRewindOffset, with none released yet.
-  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(push(ring, sized_record(i, kSize)));
-  CHECK(ring.used_bytes() == 5 * (kSize + 8));
-  // Nothing released: no room at the beginning, so the sixth goes on in order.
-  REQUIRE(push(ring, sized_record(5, kSize)));
-  CHECK(ring.used_bytes() == 6 * (kSize + 8));
-  // One released: room for one record at the beginning; the seventh goes there.
-  REQUIRE(ring.peek().size() == kSize);
-  ring.release();
-  REQUIRE(push(ring, sized_record(6, kSize)));
-  CHECK(ring.used_bytes() == 6 * (kSize + 8));
-  // The rest come out in order, across the rewind, and the ring ends empty.
-  for (std::uint64_t i = 1; i < 7; ++i) {
+  std::uint64_t pushed = 0;
+  std::uint64_t taken = 0;
+  const std::byte* base = nullptr;
+  auto take = [&] {
     const auto got = ring.peek();
-    const auto expected = sized_record(i, kSize);
+    const auto expected = sized_record(taken, kSize);
     REQUIRE(got.size() == expected.size());
     CHECK(std::memcmp(got.data(), expected.data(), got.size()) == 0);
+    if (base == nullptr) base = got.data();
     ring.release();
+    ++taken;
+  };
+  // Five records reach past kRewindOffset; the consumer takes four and lags by one.
+  for (; pushed < 5; ++pushed) REQUIRE(push(ring, sized_record(pushed, kSize)));
+  for (int i = 0; i < 4; ++i) take();
+  // Not empty: no rewind, and the producer has the whole ring to fill.
+  while (push(ring, sized_record(pushed, kSize))) ++pushed;
+  CHECK(ring.used_bytes() == kCapacity);
+  CHECK(pushed - taken == kCapacity / kRecord);
+  // Emptied, the next record past kRewindOffset goes back to the beginning...
+  while (taken < pushed) take();
+  CHECK(ring.used_bytes() == 0);
+  while (true) {
+    REQUIRE(push(ring, sized_record(pushed, kSize)));
+    ++pushed;
+    // ...and the padding it leaves is not counted as used.
+    CHECK(ring.used_bytes() == kRecord);
+    const auto got = ring.peek();
+    const bool at_start = got.data() == base;
+    take();
+    if (at_start) break;
+    REQUIRE(pushed < 64);
   }
   CHECK(ring.peek().empty());
-  CHECK(ring.used_bytes() == 0);
 }

@@ -297,7 +297,13 @@ TEST_CASE("Startup ends when a whole round rides on a queue, not three rounds la
           << static_cast<double>(bbr.max_bandwidth()) / static_cast<double>(link.rate)
           << " of the link; lost " << sim.lost_packets());
   CHECK(bbr.max_bandwidth() >= link.rate * 9 / 10);
-  if (first_loss) CHECK(startup_over - *first_loss <= milliseconds(900));
+  // The buffer overflows either way (the flight doubles within the round the queue forms
+  // in); should a change avoid that, Startup must still be over by the time it used to be.
+  if (first_loss) {
+    CHECK(startup_over - *first_loss <= milliseconds(900));
+  } else {
+    CHECK(startup_over - kSimulatedEpoch <= seconds(10));
+  }
 }
 
 TEST_CASE("with jittery ACKs BBR keeps no standing queue on a 1 Gbit/s, 10 ms path") {

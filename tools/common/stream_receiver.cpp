@@ -8,7 +8,6 @@
 #include "tools/common/printable.h"
 
 namespace dwcp::tools {
-namespace {}  // namespace
 
 StreamReceiver::StreamReceiver(Stream stream, ReceiveTarget& target, std::uint64_t client)
     : stream_(std::move(stream)), target_(target), client_(client) {}
