@@ -705,22 +705,27 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       // send buffer straight into the packet.
       const proto::DeltaBlockFrame* record =
           blocks != nullptr && chunk->length > 0 ? blocks->record_at(chunk->offset) : nullptr;
-      proto::Result<std::span<std::byte>> data;
+      // The data area as a plain span: copying the Result (a span and a flag) through the
+      // stack cost the sender a store-forwarding stall per packet.
+      std::span<std::byte> area;
       if (record != nullptr) {
         proto::DeltaBlockFrame frame = *record;
         frame.fragment_offset = chunk->offset - record->record_offset;
         frame.fin = chunk->fin;
-        data = packet.add_delta_block(frame, static_cast<std::size_t>(chunk->length));
+        auto added = packet.add_delta_block(frame, static_cast<std::size_t>(chunk->length));
+        if (!added) break;
+        area = *added;
       } else {
         proto::StreamFrame frame;
         frame.stream_id = stream.id;
         frame.offset = chunk->offset;
         frame.fin = chunk->fin;
         frame.message_end = chunk->message_end;
-        data = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
+        auto added = packet.add_stream(frame, static_cast<std::size_t>(chunk->length));
+        if (!added) break;
+        area = *added;
       }
-      if (!data) break;
-      stream.send.copy_out(chunk->offset, *data);
+      stream.send.copy_out(chunk->offset, area);
       const std::uint64_t fresh = stream.send.highest_sent() - sent_before;
       connection_send_credit_.consume(fresh);
       stream.message_remaining -= fresh;
@@ -733,10 +738,11 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
       StreamChunk* last = sent.chunk_count > 0 ? &sent.chunks[sent.chunk_count - 1] : nullptr;
       if (last != nullptr && last->stream_id == stream.id && !last->fin &&
           last->offset + last->length == chunk->offset) {
-        last->length += chunk->length;
+        last->length += static_cast<std::uint32_t>(chunk->length);
         last->fin = chunk->fin;
       } else {
-        sent.chunks[sent.chunk_count++] = {stream.id, chunk->offset, chunk->length, chunk->fin};
+        sent.chunks[sent.chunk_count++] = {stream.id, chunk->offset,
+                                           static_cast<std::uint32_t>(chunk->length), chunk->fin};
       }
       sent.ack_eliciting = true;
     }

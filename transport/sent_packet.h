@@ -11,12 +11,13 @@
 namespace dwcp::transport {
 
 // A stretch of one stream's bytes. The stream's send buffer knows where messages end
-// inside it, so a retransmission can be cut differently from the original.
+// inside it, so a retransmission can be cut differently from the original. No default
+// values: a packet's unused chunks are never read, and a record is made per packet sent.
 struct StreamChunk {
-  std::uint64_t stream_id = 0;
-  std::uint64_t offset = 0;
-  std::uint64_t length = 0;
-  bool fin = false;
+  std::uint64_t stream_id;
+  std::uint64_t offset;
+  std::uint32_t length;  // within one packet
+  bool fin;
 };
 
 // Control frames a packet carried that must be sent again (with current values) if it is
@@ -36,6 +37,11 @@ struct SentPacket {
   // Stretches of different streams (or of one stream, not back to back) in one packet.
   static constexpr std::size_t kMaxChunks = 8;
 
+  // User-provided, so that SentPacket{} does not zero the chunks first: only the first
+  // chunk_count are ever read, and zeroing them all was a tenth of the sender's
+  // per-packet bookkeeping.
+  SentPacket() noexcept {}  // NOLINT(modernize-use-equals-default)
+
   std::uint64_t packet_number = 0;
   Instant sent_time;
   std::uint32_t bytes = 0;  // UDP payload bytes
@@ -48,7 +54,7 @@ struct SentPacket {
   Instant first_sent_time;
   bool is_app_limited = false;
 
-  std::array<StreamChunk, kMaxChunks> chunks{};
+  std::array<StreamChunk, kMaxChunks> chunks;  // the first chunk_count hold values
   std::uint8_t chunk_count = 0;
   std::uint16_t control = 0;  // control_frame bits
 
