@@ -616,16 +616,18 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
     const std::uint64_t due = last_paced_send_ == now ? max_datagram_size_ : paced_batch_bytes();
     if (pacer_.next_send_time(now, due) > now) may_send = false;
   }
+  // One walk over the streams per packet for everything it may carry: there may be
+  // thousands, and a walk per question was a twentieth of a bulk sender's time even with one.
+  bool stream_credit_due = false;
+  bool block_requests = false;
+  bool data_waiting = false;
   for (auto& [id, stream] : streams_) {
     if (stream.blocks_out && stream.blocks_out->has_requests()) send_block_resends(stream);
+    stream_credit_due = stream_credit_due || stream.max_stream_data_due;
+    block_requests = block_requests || (stream.blocks_in && stream.blocks_in->has_due_requests());
+    data_waiting = data_waiting || stream.send.has_data_to_send();
   }
-  const bool control_due = max_data_due_ || block_requests_due() ||
-                           std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
-                             return entry.second.max_stream_data_due;
-                           });
-  const bool data_waiting = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
-    return entry.second.send.has_data_to_send();
-  });
+  const bool control_due = max_data_due_ || stream_credit_due || block_requests;
   if (!ack_due && !(may_send && (probing || control_due || data_waiting))) return 0;
 
   const std::uint64_t pn = next_packet_number_;
@@ -644,14 +646,15 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
       sent.control |= control_frame::kMaxData;
       sent.ack_eliciting = true;
     }
-    for (auto& [id, stream] : streams_) {
+    for (auto it = streams_.begin(); stream_credit_due && it != streams_.end(); ++it) {
+      StreamState& stream = it->second;
       if (!stream.max_stream_data_due) continue;
-      if (!packet->add(proto::MaxStreamDataFrame{id, stream.receive_credit.limit()})) break;
+      if (!packet->add(proto::MaxStreamDataFrame{it->first, stream.receive_credit.limit()})) break;
       stream.max_stream_data_due = false;
       sent.control |= control_frame::kMaxStreamData;
       sent.ack_eliciting = true;
     }
-    add_block_requests(*packet, sent);
+    if (block_requests) add_block_requests(*packet, sent);
     std::uint64_t stream_bytes = 0;
     add_stream_frames(*packet, sent, stream_bytes);
     if (!sent.ack_eliciting && probing && packet->add(proto::PingFrame{})) {
@@ -923,12 +926,6 @@ void Connection::add_block_requests(proto::PacketBuilder& packet, SentPacket& se
       }
     }
   }
-}
-
-bool Connection::block_requests_due() const noexcept {
-  return std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
-    return entry.second.blocks_in && entry.second.blocks_in->has_due_requests();
-  });
 }
 
 void Connection::finish_stream(std::uint64_t stream_id) {

@@ -237,7 +237,6 @@ class Connection {
   std::size_t consume_message(StreamState& stream, std::span<std::byte> out);
   void send_block_resends(StreamState& stream);
   void add_block_requests(proto::PacketBuilder& packet, SentPacket& sent);
-  [[nodiscard]] bool block_requests_due() const noexcept;
   StreamState* stream_for_peer_frame(std::uint64_t stream_id);
   StreamState* find_stream(std::uint64_t stream_id);
   std::deque<std::pair<std::uint64_t, std::uint64_t>>::iterator find_ack_sent_in(

@@ -79,11 +79,13 @@ ReorderStatus ReorderBuffer::insert(std::uint64_t offset, std::span<const std::b
   const std::uint64_t highest_before = highest_;
   highest_ = std::max(highest_, end);
   if (end > delivered_) {
-    const std::uint64_t begin = std::max(offset, delivered_);
+    // Every byte below contiguous_ is here already (and its bit may be unset).
+    const std::uint64_t begin = std::max(offset, contiguous_);
     if (begin < end) {
       // Past everything received so far (a stream arriving in order): every byte is new.
-      buffered_ += begin >= highest_before ? store_fresh(begin, data.subspan(begin - offset))
-                                           : store(begin, data.subspan(begin - offset));
+      buffered_ += begin >= highest_before
+                       ? store_fresh(begin, data.subspan(begin - offset), begin != contiguous_)
+                       : store(begin, data.subspan(begin - offset));
       // Joined to the received run: all of it is here now, no need to scan its bits.
       if (begin <= contiguous_ && end > contiguous_) contiguous_ = end;
     }
@@ -111,6 +113,8 @@ ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
     block.ends = block.received + words;
     block.end_words = block.ends + words;
     std::fill_n(block.received, 2 * words + summary_words(block_size_), 0);
+    block.received_marked = false;
+    block.ends_marked = false;
   }
   return block;
 }
@@ -127,6 +131,7 @@ std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::by
   std::size_t done = 0;
   while (done < data.size()) {
     Block& block = block_for(offset + done);
+    block.received_marked = true;
     const std::size_t local = block_offset(offset + done);
     const std::size_t stop = std::min(block_size_, local + (data.size() - done));
     for (std::size_t i = local; i < stop;) {
@@ -165,13 +170,17 @@ std::uint64_t ReorderBuffer::store(std::uint64_t offset, std::span<const std::by
   return fresh_bytes;
 }
 
-std::uint64_t ReorderBuffer::store_fresh(std::uint64_t offset, std::span<const std::byte> data) {
+std::uint64_t ReorderBuffer::store_fresh(std::uint64_t offset, std::span<const std::byte> data,
+                                         bool mark) {
   std::size_t done = 0;
   while (done < data.size()) {
     Block& block = block_for(offset + done);
     const std::size_t local = block_offset(offset + done);
     const std::size_t run = std::min(block_size_ - local, data.size() - done);
     std::memcpy(block.data + local, data.data() + done, run);
+    done += run;
+    if (!mark) continue;
+    block.received_marked = true;
     // Set bits [local, local + run).
     std::size_t first_word = local / kBitsPerWord;
     const std::size_t last_word = (local + run - 1) / kBitsPerWord;
@@ -183,13 +192,13 @@ std::uint64_t ReorderBuffer::store_fresh(std::uint64_t offset, std::span<const s
       std::fill(block.received + first_word + 1, block.received + last_word, ~std::uint64_t{0});
       block.received[last_word] |= bit_run(0, (local + run - 1) % kBitsPerWord + 1);
     }
-    done += run;
   }
   return data.size();
 }
 
 void ReorderBuffer::mark_end(std::uint64_t last_byte) {
   Block& block = block_for(last_byte);
+  block.ends_marked = true;
   const std::size_t local = block_offset(last_byte);
   const std::size_t word = local / kBitsPerWord;
   block.ends[word] |= std::uint64_t{1} << (local % kBitsPerWord);
@@ -308,7 +317,10 @@ void ReorderBuffer::release_delivered_blocks() {
     if (block.allocated()) {
       if (spare_.size() < spare_limit()) {
         const std::size_t words = block_size_ / kBitsPerWord;
-        std::fill_n(block.received, 2 * words + summary_words(block_size_), 0);
+        if (block.received_marked) std::fill_n(block.received, words, 0);
+        if (block.ends_marked) std::fill_n(block.ends, words + summary_words(block_size_), 0);
+        block.received_marked = false;
+        block.ends_marked = false;
         spare_.push_back(block);
       } else {
         slab_.release(block.data);

@@ -107,6 +107,11 @@ class ReorderBuffer {
     std::uint64_t* received = nullptr;   // bit i: byte i is here
     std::uint64_t* ends = nullptr;       // bit i: a message ends with byte i
     std::uint64_t* end_words = nullptr;  // bit i: word i of `ends` has a mark
+    // Which bit arrays hold a set bit, so that a released block is cleared only where it
+    // must be: a stream arriving in order sets no `received` bit (see store_fresh), and a
+    // stream of large messages marks few ends.
+    bool received_marked = false;
+    bool ends_marked = false;
     [[nodiscard]] bool allocated() const noexcept { return data != nullptr; }
   };
 
@@ -114,8 +119,10 @@ class ReorderBuffer {
   [[nodiscard]] const Block* find_block(std::uint64_t offset) const noexcept;
   // Copies the bytes of [offset, end) not yet here; returns how many were new.
   std::uint64_t store(std::uint64_t offset, std::span<const std::byte> data);
-  // store() for bytes none of which has been received: no bit to test.
-  std::uint64_t store_fresh(std::uint64_t offset, std::span<const std::byte> data);
+  // store() for bytes none of which has been received: no bit to test. `mark`: set their
+  // `received` bits; not needed for bytes that extend the contiguous run, since every byte
+  // below contiguous_ is known to be here and no bit below it is ever read.
+  std::uint64_t store_fresh(std::uint64_t offset, std::span<const std::byte> data, bool mark);
   // The first word of `block.ends` at or after `from` with a mark.
   [[nodiscard]] std::optional<std::size_t> next_marked_word(const Block& block,
                                                             std::size_t from) const noexcept;
