@@ -617,7 +617,7 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
     if (pacer_.next_send_time(now, due) > now) may_send = false;
   }
   // One walk over the streams per packet for everything it may carry: there may be
-  // thousands, and a walk per question was a twentieth of a bulk sender's time even with one.
+  // thousands, and each of four questions used to walk them on its own.
   bool stream_credit_due = false;
   bool block_requests = false;
   bool data_waiting = false;
