@@ -372,6 +372,9 @@ bool Runtime::pass(Instant now, std::optional<Instant>& deadline) {
   for (auto& channel : channels_) {
     if (channel->core != nullptr) did_work |= deliver(*channel);
   }
+  // Answers sent from the callbacks rang doorbells: they leave in this pass, not after
+  // another trip round the loop (a receive system call on a ping-pong's critical path).
+  did_work |= run_commands(now);
   for (std::size_t i = 0; i < active_.size(); ++i) {
     did_work |= pump_outbound(*active_[i].connection, *active_[i].stream);
   }
