@@ -50,7 +50,7 @@ double thread_cpu_seconds() {
 
 struct Options {
   std::uint64_t bytes = std::uint64_t{2} << 30;
-  std::size_t message = 64 * 1024;
+  std::size_t message = std::size_t{64} * 1024;
   CongestionAlgorithm cc = CongestionAlgorithm::bbr;
   Bandwidth rate = 0;
   std::size_t send_buffer = ConnectionConfig{}.stream_send_capacity;

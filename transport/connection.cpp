@@ -711,7 +711,9 @@ void Connection::add_stream_frames(proto::PacketBuilder& packet, SentPacket& sen
         // New data needs credit from the stream and from the connection. A message starts
         // only when the connection credit not promised to started messages covers it.
         if (stream.message_remaining == 0 && stream.send.bytes_unsent() > 0) {
-          const std::uint64_t length = *stream.send.message_end_after(sent_before) - sent_before;
+          const auto message_end = stream.send.message_end_after(sent_before);
+          if (!message_end) break;  // not reached: appended bytes always end a message
+          const std::uint64_t length = *message_end - sent_before;
           if (connection_send_credit_.available() < reserved_credit_ + length) {
             ++stats_.flow_control_stalls;
             break;

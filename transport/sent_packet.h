@@ -40,7 +40,8 @@ struct SentPacket {
   // User-provided, so that SentPacket{} does not zero the chunks first: only the first
   // chunk_count are ever read, and zeroing them all was a tenth of the sender's
   // per-packet bookkeeping.
-  SentPacket() noexcept {}  // NOLINT(modernize-use-equals-default)
+  // NOLINTNEXTLINE(modernize-use-equals-default,cppcoreguidelines-pro-type-member-init)
+  SentPacket() noexcept {}
 
   std::uint64_t packet_number = 0;
   Instant sent_time;
