@@ -32,6 +32,15 @@ LinkConfig wan_link() {
   return link;
 }
 
+// The WAN lab's satellite profile: 100 Mbit/s, 600 ms round trip, a one-BDP buffer.
+LinkConfig satellite_link() {
+  LinkConfig link;
+  link.rate = k100Mbit;
+  link.one_way_delay = milliseconds(300);
+  link.queue_bytes = bdp_bytes(link.rate, link.one_way_delay);
+  return link;
+}
+
 Duration percentile(std::vector<Duration> samples, double fraction) {
   REQUIRE_FALSE(samples.empty());
   const auto index = static_cast<std::size_t>(fraction * static_cast<double>(samples.size() - 1));
@@ -255,10 +264,7 @@ TEST_CASE("a path that drains its queue by itself confirms the min RTT without P
 TEST_CASE("on a 600 ms, 100 Mbit/s path with 0.5% loss BBR keeps >= 85% across ProbeRTT") {
   // The satellite profile of the WAN lab. The measured stretch covers the 10 s mark, where
   // a min RTT taken in Startup expires if nothing confirmed it.
-  LinkConfig link;
-  link.rate = k100Mbit;
-  link.one_way_delay = milliseconds(300);
-  link.queue_bytes = bdp_bytes(link.rate, link.one_way_delay);
+  LinkConfig link = satellite_link();
   link.loss_probability = 0.005;
   link.seed = 5;
   link.ack_jitter = milliseconds(1);
@@ -276,10 +282,7 @@ TEST_CASE("Startup ends when a whole round rides on a queue, not three rounds la
   // growing for three rounds let the flight grow on for rounds after the buffer overflowed
   // (146 packets lost before Drain). Leaving once a round's every RTT sample shows the queue
   // ends Startup within about a round of the first drop.
-  LinkConfig link;
-  link.rate = k100Mbit;
-  link.one_way_delay = milliseconds(300);
-  link.queue_bytes = bdp_bytes(link.rate, link.one_way_delay);
+  LinkConfig link = satellite_link();
   link.seed = 7;
   BbrController bbr{CongestionConfig{}};
   LinkSimulator sim(bbr, link);
