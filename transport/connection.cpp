@@ -101,8 +101,8 @@ class Connection::Recovery final : public PacketVisitor {
 
  private:
   // Stretches of one stream that follow each other go to its send buffer as one: an ACK
-  // of a bulk transfer covers a hundred packets of the same stream, and a lookup and a
-  // release per packet were a tenth of the sender's bookkeeping.
+  // of a bulk transfer covers a hundred packets of the same stream, each of which cost a
+  // stream lookup and a send-buffer release.
   void add_acked(const StreamChunk& chunk) {
     if (acked_ && acked_->stream_id == chunk.stream_id && !acked_->fin &&
         acked_->offset + acked_->length == chunk.offset &&
