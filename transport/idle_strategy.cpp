@@ -2,11 +2,15 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <ctime>
 #include <thread>
+#include <utility>
+
+#include "transport/io_backend.h"
 
 namespace dwcp::transport {
 
@@ -32,7 +36,33 @@ bool parse_idle_mode(std::string_view text, IdleMode& out) noexcept {
   return false;
 }
 
-IoResult<std::unique_ptr<IdleStrategy>> IdleStrategy::create(IdleMode mode, int fd) {
+namespace {
+
+// A socket connected to `target` (an unspecified address stands for the loopback one),
+// bound to the same address, so the datagrams it sends stay on the host; none if the
+// kernel refuses.
+std::optional<UdpSocket> open_doorbell(SocketAddress target) {
+  if (target == SocketAddress::any_v4(target.port())) {
+    target = SocketAddress::loopback_v4(target.port());
+  } else if (target == SocketAddress::any_v6(target.port())) {
+    target = SocketAddress::loopback_v6(target.port());
+  }
+  SocketAddress from = target;
+  from.set_port(0);
+  SocketOptions quiet;
+  quiet.receive_buffer = 0;
+  quiet.send_buffer = 0;
+  quiet.gro = false;
+  quiet.zerocopy = ZerocopyMode::off;
+  auto socket = UdpSocket::open(from, quiet);
+  if (!socket || ::connect(socket->fd(), target.data(), target.size()) != 0) return std::nullopt;
+  return std::move(*socket);
+}
+
+}  // namespace
+
+IoResult<std::unique_ptr<IdleStrategy>> IdleStrategy::create(IdleMode mode, int fd,
+                                                             ReceiveWait receive_wait) {
   const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return std::unexpected(io_error_from_errno(errno, "epoll_create1"));
   const int event_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -56,7 +86,14 @@ IoResult<std::unique_ptr<IdleStrategy>> IdleStrategy::create(IdleMode mode, int 
       return std::unexpected(io_error_from_errno(error, "epoll_ctl"));
     }
   }
-  return std::unique_ptr<IdleStrategy>(new IdleStrategy(mode, epoll_fd, event_fd));
+  std::unique_ptr<IdleStrategy> strategy(new IdleStrategy(mode, epoll_fd, event_fd));
+  if (mode != IdleMode::spin && receive_wait.wait) {
+    if (auto doorbell = open_doorbell(receive_wait.address)) {
+      strategy->doorbell_ = std::move(*doorbell);
+      strategy->receive_wait_ = std::move(receive_wait);
+    }
+  }
+  return strategy;
 }
 
 IdleStrategy::IdleStrategy(IdleMode mode, int epoll_fd, int event_fd) noexcept
@@ -125,26 +162,29 @@ bool IdleStrategy::backoff_blocks(Instant now, std::optional<Instant> deadline,
 }
 
 void IdleStrategy::block(std::optional<Instant> deadline, Instant now) noexcept {
-  // Sleeping flag first, then the signal count (both sequentially consistent): a wake()
-  // either sees the flag and signals the eventfd, or its count is seen here.
-  sleeping_.store(true, std::memory_order_seq_cst);
-  if (signals_.load(std::memory_order_seq_cst) != seen_signals_) {
-    sleeping_.store(false, std::memory_order_relaxed);
-    return;
+  std::optional<Duration> wait;
+  if (deadline) wait = *deadline > now ? *deadline - now : Duration::zero();
+  if (receive_wait_.wait && (!wait || *wait >= kMinReceiveWait)) {
+    if (!fall_asleep(Sleep::in_receive)) return;
+    ++counters_.blocks;
+    ++counters_.receive_waits;
+    const bool waited = receive_wait_.wait(wait);
+    sleeping_.store(Sleep::awake, std::memory_order_relaxed);
+    if (waited) return;
   }
+  if (!fall_asleep(Sleep::in_epoll)) return;
+  ++counters_.blocks;
   timespec timeout{};
   const timespec* timeout_ptr = nullptr;
-  if (deadline) {
-    const auto wait = *deadline > now ? *deadline - now : Duration::zero();
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+  if (wait) {
+    const auto ns = wait->count();
     timeout.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
     timeout.tv_nsec = static_cast<long>(ns % 1'000'000'000);
     timeout_ptr = &timeout;
   }
-  ++counters_.blocks;
   epoll_event events[2];
   const int ready = ::epoll_pwait2(epoll_fd_, events, 2, timeout_ptr, nullptr);
-  sleeping_.store(false, std::memory_order_relaxed);
+  sleeping_.store(Sleep::awake, std::memory_order_relaxed);
   for (int i = 0; i < ready; ++i) {
     if (events[i].data.fd == event_fd_) {
       std::uint64_t count = 0;
@@ -153,13 +193,39 @@ void IdleStrategy::block(std::optional<Instant> deadline, Instant now) noexcept 
   }
 }
 
+bool IdleStrategy::fall_asleep(Sleep where) noexcept {
+  // The sleeping state first, then the signal count (both sequentially consistent): a
+  // wake() either sees the state and signals, or its count is seen here.
+  sleeping_.store(where, std::memory_order_seq_cst);
+  if (signals_.load(std::memory_order_seq_cst) == seen_signals_) return true;
+  sleeping_.store(Sleep::awake, std::memory_order_relaxed);
+  return false;
+}
+
 void IdleStrategy::wake() noexcept {
   signals_.fetch_add(1, std::memory_order_seq_cst);
-  if (sleeping_.load(std::memory_order_seq_cst)) {
-    wakeups_.fetch_add(1, std::memory_order_relaxed);
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto ignored = ::write(event_fd_, &one, sizeof one);
+  switch (sleeping_.load(std::memory_order_seq_cst)) {
+    case Sleep::awake:
+      return;
+    case Sleep::in_epoll: {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto ignored = ::write(event_fd_, &one, sizeof one);
+      break;
+    }
+    case Sleep::in_receive: {
+      // An empty datagram; if the socket's buffer is too full to take it, the receive
+      // call has data and is not sleeping anyway.
+      const char nothing = 0;
+      [[maybe_unused]] const auto ignored = ::send(doorbell_.fd(), &nothing, 0, MSG_DONTWAIT);
+      break;
+    }
   }
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::optional<SocketAddress> IdleStrategy::wake_source() const {
+  if (!receive_wait_.wait) return std::nullopt;
+  return doorbell_.local_address();
 }
 
 IdleCounters IdleStrategy::counters() const noexcept {

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -25,6 +27,10 @@ inline constexpr std::size_t kMaxUdpPayload = 65507;
 inline constexpr std::size_t kMaxGsoSegments = 64;
 // Datagram entries handed to the kernel per sendmmsg/recvmmsg call.
 inline constexpr std::size_t kMaxBatch = 64;
+// The shortest wait receive_wait() takes: the kernel times a socket's receive in jiffies
+// (up to 10 ms each), so a wait is asked for at half its length and must be long enough
+// for that to stay early.
+inline constexpr std::chrono::milliseconds kMinReceiveWait{20};
 
 // One entry of a send batch: `data` leaves as one datagram, or, if segment_size is
 // non-zero and smaller than data.size(), as ceil(size / segment_size) datagrams of
@@ -83,6 +89,8 @@ struct IoCapabilities {
   // backend turns this off by itself once the kernel reports that it copied anyway.
   bool zerocopy = false;
   std::size_t max_batch = kMaxBatch;  // entries per syscall (a hint; any batch is accepted)
+  // receive_wait() works: the receive call can itself wait for the first datagram.
+  bool receive_wait = false;
 };
 
 // What a backend did beyond the datagrams, for statistics. Counters only grow.
@@ -125,9 +133,22 @@ class IoBackend {
   // or would_block when none is waiting, or an error. An empty batch returns 0.
   [[nodiscard]] virtual IoResult<std::size_t> receive(std::span<RxDatagram> batch) noexcept = 0;
 
+  // receive() that first waits for a datagram, so that waking up and reading are one
+  // system call. Waits at most `timeout` (none: no limit), which must be at least
+  // kMinReceiveWait; may return before it (would_block, or interrupted) but never
+  // after. Backends without capabilities().receive_wait return unsupported at once; a
+  // timeout below kMinReceiveWait is invalid_argument.
+  [[nodiscard]] virtual IoResult<std::size_t> receive_wait(
+      std::span<RxDatagram> batch, std::optional<std::chrono::nanoseconds> timeout) noexcept;
+
   // A snapshot; safe to call from any thread (the fields are read relaxed).
   [[nodiscard]] virtual IoStatistics statistics() const noexcept { return {}; }
 };
+
+inline IoResult<std::size_t> IoBackend::receive_wait(
+    std::span<RxDatagram> /*batch*/, std::optional<std::chrono::nanoseconds> /*timeout*/) noexcept {
+  return std::unexpected(IoError{IoErrc::unsupported, 0, "receive_wait"});
+}
 
 // Checks one send entry against the capabilities (the rule send() applies).
 [[nodiscard]] inline bool fits(const TxDatagram& d, const IoCapabilities& caps) noexcept {

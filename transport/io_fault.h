@@ -69,7 +69,9 @@ class FaultBackend final : public IoBackend {
 
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
   [[nodiscard]] IoCapabilities capabilities() const noexcept override {
-    return inner_.capabilities();
+    IoCapabilities caps = inner_.capabilities();
+    caps.receive_wait = false;  // held datagrams come due by time, not by the socket
+    return caps;
   }
   [[nodiscard]] SocketAddress local_address() const noexcept override {
     return inner_.local_address();

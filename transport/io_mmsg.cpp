@@ -3,6 +3,7 @@
 #include <linux/errqueue.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,7 +26,8 @@ MmsgBackend::MmsgBackend(UdpSocket socket, std::size_t gso_max_segments,
                          ZerocopyMode zerocopy) noexcept
     : socket_(std::move(socket)),
       gso_max_segments_(std::clamp<std::size_t>(gso_max_segments, 1, kMaxGsoSegments)),
-      zerocopy_(zerocopy, socket_.report().zerocopy) {}
+      zerocopy_(zerocopy, socket_.report().zerocopy),
+      blocking_(socket_.set_blocking(true)) {}
 
 IoCapabilities MmsgBackend::capabilities() const noexcept {
   IoCapabilities caps;
@@ -34,6 +36,7 @@ IoCapabilities MmsgBackend::capabilities() const noexcept {
   caps.gro = socket_.report().gro;
   caps.zerocopy = zerocopy_.active();
   caps.max_batch = kMaxBatch;
+  caps.receive_wait = blocking_;
   return caps;
 }
 
@@ -58,19 +61,20 @@ IoResult<std::size_t> MmsgBackend::send(std::span<const TxDatagram> batch) noexc
     }
     int sent = -1;
     int err = 0;
-    int flags = zerocopy ? MSG_ZEROCOPY : 0;
+    bool copy = !zerocopy;
     for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {
+      const int flags = MSG_DONTWAIT | (copy ? 0 : MSG_ZEROCOPY);
       sent = ::sendmmsg(socket_.fd(), tx_msgs_.data(), static_cast<unsigned>(n), flags);
       err = sent < 0 ? errno : 0;
       // ENOBUFS with MSG_ZEROCOPY: the completions in flight used up the socket's option
       // memory (net.core.optmem_max); this chunk goes by copy.
-      if (err == ENOBUFS && flags != 0) {
-        flags = 0;
+      if (err == ENOBUFS && !copy) {
+        copy = true;
         continue;
       }
       if (err != EINTR) break;
     }
-    if (sent > 0 && flags != 0) {
+    if (sent > 0 && !copy) {
       zerocopy_pending_ += static_cast<std::size_t>(sent);
       zerocopy_.sent(static_cast<std::size_t>(sent));
       await_zerocopy();
@@ -130,7 +134,49 @@ void MmsgBackend::await_zerocopy() noexcept {
 }
 
 IoResult<std::size_t> MmsgBackend::receive(std::span<RxDatagram> batch) noexcept {
+  return receive_with(batch, MSG_DONTWAIT);
+}
+
+IoResult<std::size_t> MmsgBackend::receive_wait(
+    std::span<RxDatagram> batch, std::optional<std::chrono::nanoseconds> timeout) noexcept {
+  if (!blocking_) return std::unexpected(IoError{IoErrc::unsupported, 0, "receive_wait"});
+  if (timeout && *timeout < kMinReceiveWait) {
+    return std::unexpected(
+        IoError{IoErrc::invalid_argument, 0, "receive_wait (timeout below kMinReceiveWait)"});
+  }
+  if (!fit_receive_timeout(timeout)) {
+    return std::unexpected(io_error_from_errno(errno, "setsockopt(SO_RCVTIMEO)"));
+  }
+  return receive_with(batch, MSG_WAITFORONE);
+}
+
+bool MmsgBackend::fit_receive_timeout(std::optional<std::chrono::nanoseconds> timeout) noexcept {
+  using std::chrono::nanoseconds;
+  nanoseconds wanted{0};
+  if (timeout) {
+    // The kernel rounds the timeout up to whole jiffies (and its timer wheel adds up to an
+    // eighth): half the wait stays early for waits of kMinReceiveWait and more.
+    if (receive_timeout_ > nanoseconds::zero() && receive_timeout_ >= *timeout / 4 &&
+        receive_timeout_ <= *timeout / 2) {
+      return true;
+    }
+    wanted = *timeout / 2;
+  } else if (receive_timeout_ == nanoseconds::zero()) {
+    return true;
+  }
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(wanted).count();
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(us / 1'000'000);
+  tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
+  if (::setsockopt(socket_.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return false;
+  receive_timeout_ = wanted;
+  return true;
+}
+
+IoResult<std::size_t> MmsgBackend::receive_with(std::span<RxDatagram> batch,
+                                                int first_flags) noexcept {
   std::size_t done = 0;
+  int flags = first_flags;
   while (done < batch.size()) {
     const std::size_t n = std::min(kMaxBatch, batch.size() - done);
     for (std::size_t i = 0; i < n; ++i) {
@@ -149,11 +195,15 @@ IoResult<std::size_t> MmsgBackend::receive(std::span<RxDatagram> batch) noexcept
     }
     int got = -1;
     int err = 0;
-    for (int attempt = 0; attempt <= kEintrRetries; ++attempt) {
-      got = ::recvmmsg(socket_.fd(), rx_msgs_.data(), static_cast<unsigned>(n), 0, nullptr);
+    // A waiting call is not retried after a signal: the retry would wait its full
+    // timeout again.
+    const int attempts = flags == MSG_DONTWAIT ? kEintrRetries : 0;
+    for (int attempt = 0; attempt <= attempts; ++attempt) {
+      got = ::recvmmsg(socket_.fd(), rx_msgs_.data(), static_cast<unsigned>(n), flags, nullptr);
       err = got < 0 ? errno : 0;
       if (err != EINTR) break;
     }
+    flags = MSG_DONTWAIT;
     if (got < 0) {
       if (done > 0) return done;
       return std::unexpected(io_error_from_errno(err, "recvmmsg"));

@@ -17,7 +17,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -27,6 +29,10 @@
 
 namespace dwcp::transport {
 
+// The socket is made blocking, and every call but receive_wait()'s first says MSG_DONTWAIT:
+// an idle loop can then sleep in the receive call itself rather than in epoll followed by
+// a receive (one system call fewer per wake-up, ~1.5 us here).
+//
 // Thread safety: one thread may be in send() while another is in receive(); each path
 // has its own scratch arrays. Nothing else is shared but the GSO limit, which is atomic.
 class MmsgBackend final : public IoBackend {
@@ -55,6 +61,13 @@ class MmsgBackend final : public IoBackend {
   // See IoBackend::receive. One recvmmsg per kMaxBatch slots; a further one only if the
   // previous filled every slot.
   [[nodiscard]] IoResult<std::size_t> receive(std::span<RxDatagram> batch) noexcept override;
+  // See IoBackend::receive_wait: the first recvmmsg blocks (MSG_WAITFORONE) with the
+  // socket's SO_RCVTIMEO as the limit. SO_RCVTIMEO is set only when the one in place does
+  // not fit the wait (between a quarter and a half of it), so a loop that waits on
+  // similar deadlines pays no setsockopt per wait.
+  [[nodiscard]] IoResult<std::size_t> receive_wait(
+      std::span<RxDatagram> batch,
+      std::optional<std::chrono::nanoseconds> timeout) noexcept override;
 
  private:
   union RxControl {
@@ -64,11 +77,18 @@ class MmsgBackend final : public IoBackend {
 
   // Reads zero-copy completions off the error queue until none is outstanding (bounded).
   void await_zerocopy() noexcept;
+  // receive() and receive_wait(): `first_flags` for the first recvmmsg, MSG_DONTWAIT after.
+  IoResult<std::size_t> receive_with(std::span<RxDatagram> batch, int first_flags) noexcept;
+  // Makes SO_RCVTIMEO fit a wait of `timeout` (see receive_wait()).
+  [[nodiscard]] bool fit_receive_timeout(std::optional<std::chrono::nanoseconds> timeout) noexcept;
 
   UdpSocket socket_;
   std::atomic<std::size_t> gso_max_segments_;
   ZerocopyPolicy zerocopy_;
   std::uint64_t zerocopy_pending_ = 0;  // zero-copy sends whose completion is not yet read
+  // The socket blocks (every call but receive_wait()'s first passes MSG_DONTWAIT).
+  bool blocking_ = false;
+  std::chrono::nanoseconds receive_timeout_{0};  // SO_RCVTIMEO now; 0: none
   std::array<mmsghdr, kMaxBatch> tx_msgs_{};
   std::array<iovec, kMaxBatch> tx_iov_{};
   std::array<detail::GsoControl, kMaxBatch> tx_control_{};

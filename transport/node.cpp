@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace dwcp::transport {
 namespace {
@@ -122,17 +123,32 @@ void Node::receive_batch(Instant now) {
     // A bounded number of batches per poll, so sending is never starved by a flood.
     for (int round = 0; round < 8; ++round) {
       touched_.clear();
-      auto received = backend_.receive(receive_slots_);
-      if (!received) break;  // would_block, or an error the next poll sees again
+      std::size_t received = std::exchange(waited_, 0);
+      if (received == 0) {
+        auto got = backend_.receive(receive_slots_);
+        if (!got) break;  // would_block, or an error the next poll sees again
+        received = *got;
+      }
       if (config_.clock) now = std::max(now, config_.clock());
-      handle_slots(std::span(receive_slots_).first(*received), now);
+      handle_slots(std::span(receive_slots_).first(received), now);
       end_batch(now);
-      if (*received < receive_slots_.size()) break;
+      if (received < receive_slots_.size()) break;
       // More is waiting: what this batch made due (ACKs above all) leaves before the next
       // one, so a backlog is acknowledged as it is worked through, not only at its end.
       send_all(now);
     }
   }
+}
+
+bool Node::wait_receive(std::optional<Duration> timeout) noexcept {
+  if (!config_.receive_from_socket || waited_ != 0) return waited_ != 0;
+  const auto got = backend_.receive_wait(receive_slots_, timeout);
+  if (got) {
+    waited_ = *got;
+    return true;
+  }
+  // A timeout or a signal ended the wait; anything else is the socket's to report.
+  return got.error().code == IoErrc::would_block || got.error().code == IoErrc::interrupted;
 }
 
 void Node::receive_datagrams(std::span<const RxDatagram> batch, Instant now) {
@@ -143,6 +159,7 @@ void Node::receive_datagrams(std::span<const RxDatagram> batch, Instant now) {
 
 void Node::handle_slots(std::span<const RxDatagram> slots, Instant now) {
   for (const RxDatagram& slot : slots) {
+    if (slot.length == 0 && wake_source_ && slot.from == *wake_source_) continue;
     if (slot.truncated) {
       ++counters_.malformed;
       continue;

@@ -4,8 +4,8 @@
 // (consecutive equal-size packets of one connection leave as one GSO buffer).
 //
 // This is the shared threading mode: one thread calls poll() in a loop and does all the
-// receiving, sending and timer work. Nothing here blocks; poll() returns when the socket
-// has nothing more to give and the connections nothing more to send.
+// receiving, sending and timer work. Nothing here blocks but wait_receive(); poll()
+// returns when the socket has nothing more to give and the connections nothing more to send.
 //
 // Thread safety: a Node and its connections belong to the thread that calls poll().
 #pragma once
@@ -85,6 +85,17 @@ class Node {
   // (Connection::pacer_hold()): the node then knows when it next has data to send.
   [[nodiscard]] bool next_is_paced_send() const noexcept { return next_is_paced_send_; }
 
+  // For a thread with nothing to do: waits in the socket's receive call for a datagram, at
+  // most `timeout` (at least kMinReceiveWait; none: no limit), and keeps what arrives for
+  // the next receive(), which then reads the socket no further. The datagram that ends
+  // the wait is read by the same system call that waited. False, at once, if the backend
+  // cannot wait so (IoCapabilities::receive_wait) or the socket reports an error: wait
+  // elsewhere (epoll) then.
+  bool wait_receive(std::optional<Duration> timeout) noexcept;
+  // Empty datagrams from `source` are wake-ups (another thread ending a wait_receive()):
+  // dropped without being counted.
+  void set_wake_source(const SocketAddress& source) noexcept { wake_source_ = source; }
+
   // Datagrams another thread received from the node's socket (receive_from_socket off):
   // handled as poll() handles its own; ACKs due go out with the next poll().
   void receive_datagrams(std::span<const RxDatagram> batch, Instant now);
@@ -134,6 +145,8 @@ class Node {
   // Receive slots, large enough for a GRO buffer each.
   std::vector<std::byte> receive_memory_;
   std::vector<RxDatagram> receive_slots_;
+  std::size_t waited_ = 0;  // slots wait_receive() filled, for the next receive()
+  std::optional<SocketAddress> wake_source_;
   std::vector<Entry*> touched_;  // connections that got packets in this batch
   // Send staging: packets written back to back, cut into GSO entries.
   std::vector<std::byte> send_memory_;

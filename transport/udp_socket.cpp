@@ -461,6 +461,14 @@ bool UdpSocket::set_gro(bool on) noexcept {
   return ok;
 }
 
+// NOLINTNEXTLINE(readability-make-member-function-const): it changes the socket's mode
+bool UdpSocket::set_blocking(bool on) noexcept {
+  if (fd_ < 0) return false;
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0) return false;
+  return ::fcntl(fd_, F_SETFL, on ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) == 0;
+}
+
 void UdpSocket::close() noexcept {
   if (fd_ >= 0) {
     // The descriptor is gone whatever close() returns (EINTR included), so its result

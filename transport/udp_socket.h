@@ -168,9 +168,9 @@ struct SocketReport {
   bool zerocopy = false;  // SO_ZEROCOPY was accepted (MSG_ZEROCOPY sends are possible)
 };
 
-// A non-blocking, close-on-exec UDP socket bound to an address. Move-only; closes its
-// descriptor on destruction. Not thread-safe, except that the kernel serialises
-// concurrent send and receive calls on one descriptor (one sender and one receiver
+// A close-on-exec UDP socket bound to an address, non-blocking unless set_blocking(true).
+// Move-only; closes its descriptor on destruction. Not thread-safe, except that the kernel
+// serialises concurrent send and receive calls on one descriptor (one sender and one receiver
 // thread may share it).
 class UdpSocket {
  public:
@@ -193,6 +193,10 @@ class UdpSocket {
 
   // Turns UDP_GRO on or off after opening; false if the kernel refused.
   bool set_gro(bool on) noexcept;
+  // Clears or sets O_NONBLOCK. A blocking socket lets one receive call also be the wait
+  // for the next datagram; every other call must then pass MSG_DONTWAIT. False if fcntl
+  // failed (the mode is unchanged).
+  bool set_blocking(bool on) noexcept;
   void close() noexcept;
 
  private:

@@ -99,12 +99,31 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
         *runtime->io_, runtime->options_.faults, MonotonicClock::now());
     runtime->backend_ += "; faults injected";
   }
+  transport::NodeConfig config;
+  config.connection = runtime->options_.connection;
+  config.accept_connections = runtime->options_.accept_connections;
+  config.require_retry = runtime->options_.require_retry;
+  config.receive_from_socket = !dedicated;
+  config.clock = [] { return MonotonicClock::now(); };
+  transport::IoBackend& node_io =
+      runtime->faults_ ? *runtime->faults_ : static_cast<transport::IoBackend&>(*runtime->io_);
+  runtime->node_ = std::make_unique<transport::Node>(node_io, config);
   // In dedicated mode the receiver thread waits on the socket; the I/O thread only on its
-  // eventfd (woken by app threads and by the receiver).
-  auto idle =
-      transport::IdleStrategy::create(runtime->options_.idle, dedicated ? -1 : runtime->io_->fd());
+  // eventfd (woken by app threads and by the receiver). In shared mode the I/O thread
+  // sleeps in the node's receive call where the backend allows that.
+  transport::ReceiveWait receive_wait;
+  if (!dedicated && node_io.capabilities().receive_wait) {
+    transport::Node* node = runtime->node_.get();
+    receive_wait.address = node_io.local_address();
+    receive_wait.wait = [node](std::optional<transport::Duration> timeout) {
+      return node->wait_receive(timeout);
+    };
+  }
+  auto idle = transport::IdleStrategy::create(
+      runtime->options_.idle, dedicated ? -1 : runtime->io_->fd(), std::move(receive_wait));
   if (!idle) return std::unexpected("cannot set up waiting: " + transport::to_string(idle.error()));
   runtime->idle_ = std::move(*idle);
+  if (const auto source = runtime->idle_->wake_source()) runtime->node_->set_wake_source(*source);
   if (dedicated) {
     auto receiver_idle =
         transport::IdleStrategy::create(runtime->options_.idle, runtime->io_->fd());
@@ -115,15 +134,6 @@ std::expected<std::shared_ptr<Runtime>, std::string> Runtime::start(NodeOptions 
     runtime->receiver_ = std::make_unique<Receiver>(std::move(*receiver_idle));
   }
 
-  transport::NodeConfig config;
-  config.connection = runtime->options_.connection;
-  config.accept_connections = runtime->options_.accept_connections;
-  config.require_retry = runtime->options_.require_retry;
-  config.receive_from_socket = !dedicated;
-  config.clock = [] { return MonotonicClock::now(); };
-  transport::IoBackend& node_io =
-      runtime->faults_ ? *runtime->faults_ : static_cast<transport::IoBackend&>(*runtime->io_);
-  runtime->node_ = std::make_unique<transport::Node>(node_io, config);
   Runtime* self = runtime.get();
   runtime->node_->on_accept(
       [self](transport::Connection& core, const transport::SocketAddress& peer) {
@@ -235,9 +245,19 @@ void Runtime::run() {
     bool did_work = pass(now, deadline);
     const Instant after = MonotonicClock::now();
     // pass() may have brought the deadline forward (statistics due): then it is no send.
-    const bool paced = node_->next_is_paced_send() && deadline == node_deadline_;
-    // Before sleeping, stop polling idle streams (they ring again when they get data).
-    if (idle_->would_block(did_work, after, deadline, paced) && quiesce()) did_work = true;
+    bool paced = node_->next_is_paced_send() && deadline == node_deadline_;
+    // Before sleeping, stop polling idle streams (they ring again when they get data), and
+    // publish the statistics the interval held back rather than wake up for them: a wait
+    // no shorter than kMinReceiveWait can then sleep in the receive call.
+    if (idle_->would_block(did_work, after, deadline, paced)) {
+      if (quiesce()) {
+        did_work = true;
+      } else if (deadline != node_deadline_) {
+        publish_held_back(after);
+        deadline = node_deadline_;
+        paced = node_->next_is_paced_send();
+      }
+    }
     idle_->idle(did_work, deadline, after, paced);
   }
   shut_down();
@@ -677,6 +697,12 @@ void Runtime::publish(ConnectionChannel& channel, Instant now, bool force) const
   }
   channel.status.store(status, std::memory_order_release);
   if (status_changed) notify(channel);
+}
+
+void Runtime::publish_held_back(Instant now) const {
+  for (const auto& channel : channels_) {
+    if (channel->core != nullptr && channel->stats_stale) publish(*channel, now, true);
+  }
 }
 
 void Runtime::forget_closed() {

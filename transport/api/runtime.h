@@ -218,6 +218,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
                                                             std::uint64_t id);
   void check_graceful_close(ConnectionChannel& channel, Instant now);
   void publish(ConnectionChannel& channel, Instant now, bool force) const;
+  // Publishes the snapshots the interval held back (the thread is about to sleep).
+  void publish_held_back(Instant now) const;
   void forget_closed();
   void publish_counters();
   std::shared_ptr<ConnectionChannel> adopt(transport::Connection& core,
