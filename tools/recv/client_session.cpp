@@ -9,6 +9,7 @@
 
 #include "tools/common/close_reason_text.h"
 #include "tools/common/cpu_usage.h"
+#include "tools/common/send_backlog.h"
 #include "tools/common/stream_sender.h"
 #include "tools/common/sync_receiver.h"
 
@@ -197,14 +198,20 @@ void ClientSession::run() {
   };
 
   // One message on every reverse stream that has one to send: whether any went out, and
-  // whether any stream still sends.
+  // whether any stream still sends. None while the connection is far enough behind.
+  SendBacklog backlog;
   auto pump = [&](Clock::time_point now, bool& sending) {
     bool progressed = false;
     sending = false;
+    const bool may_write = backlog.may_write(connection_, sent, now);
     for (auto& [stream_id, in] : streams) {
       if (!in.sender || in.sender->sending_done()) continue;
       // The client went away from this stream, or its time is up: the trailer goes next.
       if ((in.deadline && now >= *in.deadline) || in.stream.at_end()) in.sender->stop();
+      if (!may_write) {
+        sending = true;
+        continue;
+      }
       const auto step = in.sender->step(in.message_size);
       if (!step) {
         // The connection is closing; the summary says so.

@@ -14,6 +14,7 @@
 #include "tools/common/exit_codes.h"
 #include "tools/common/file_source.h"
 #include "tools/common/node_flags.h"
+#include "tools/common/send_backlog.h"
 #include "tools/common/stream_sender.h"
 #include "tools/common/transfer_report.h"
 #include "tools/send/open_connection.h"
@@ -296,6 +297,7 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
   bool stopping = false;
   Clock::time_point last_progress = start;
   int idle_passes = 0;
+  SendBacklog backlog;
   for (;;) {
     // Before the pass: a message that arrives during it ends the wait below at once.
     const auto seen = connection.events();
@@ -310,10 +312,12 @@ int run_send(const SendOptions& options, const std::atomic<bool>& stop, std::FIL
     }
     bool all_sent = true;
     bool progressed = false;
+    const bool may_write = backlog.may_write(connection, total, now);
     for (StreamState& s : streams) {
       s.sender.collect_verdicts();
       if (s.sender.sending_done()) continue;
       all_sent = false;
+      if (!may_write) continue;
       const auto step = s.sender.step(options.message_size);
       if (!step) {
         failure = describe(step.error(), s.stream, connection);

@@ -491,6 +491,23 @@ def reverse():
     print(f"ok  -R -t 0.3 -b 500M: {got['bytes']} bytes in {got['seconds']:.2f} s, verified")
 
 
+def timed_rate():
+    """-t on a path slower than the sender's buffers: the run ends on time, both directions.
+
+    The connection's buffer holds 64 MiB for long fat paths; at 20 Mbit/s that is 27 s of
+    data, which a writer that filled it sent after its time was up. The tools write only a
+    quarter second (at least 1 MiB) ahead of what the connection has sent."""
+    for direction in ([], ["-R"]):
+        [sent], [received] = transfer([*direction, "-t", "1", "-b", "20M", "-i", "0"])
+        sender = received if direction else sent
+        check_direction(sender, "sender", bool(direction), sender["bytes"], 1, "fixed")
+        # 2.5 MB in the second, 1 MiB or so still queued at the stop.
+        if not 1 << 20 <= sender["bytes"] <= 6 << 20 or sender["seconds"] > 3:
+            fail(f"{direction} -t 1 -b 20M: {sender['bytes']} bytes in {sender['seconds']:.2f} s")
+        print(f"ok  {' '.join(direction) or 'forward'} -t 1 -b 20M: {sender['bytes']} bytes in "
+              f"{sender['seconds']:.2f} s")
+
+
 def bidir():
     """--bidir: both directions at once on one connection, each verified and reported."""
     size = 4 << 20
@@ -590,5 +607,5 @@ def json_stream():
 
 {"cli-errors": cli_errors, "json-stream": json_stream, "loopback": loopback, "many-clients": many_clients,
  "interrupt": interrupt, "files": files, "stdin-stdout": stdin_stdout,
- "hostile-path": hostile_path, "reverse": reverse, "bidir": bidir,
+ "hostile-path": hostile_path, "reverse": reverse, "timed-rate": timed_rate, "bidir": bidir,
  "node-flags": node_flags}[sys.argv[3]]()
