@@ -194,6 +194,9 @@ int main(int argc, char** argv) {
     });
   }
 
+  // Back-pressured: spin a little, yield a little, then wait to be told of room.
+  constexpr std::uint32_t kSpinPolls = 256;
+  constexpr std::uint32_t kYieldPolls = 8;
   std::vector<std::byte> message(options.size, std::byte{0x5a});
   const std::uint64_t limit = options.count == 0 ? ~std::uint64_t{0} : options.count;
   const auto start = Clock::now();
@@ -206,16 +209,22 @@ int main(int argc, char** argv) {
   for (std::uint64_t attempt = 0; sent < limit; ++attempt) {
     if ((attempt & 0x3ff) == 0 && Clock::now() >= send_until) break;
     std::memcpy(message.data(), &sent, sizeof sent);
+    // Read before the send, so that room freed after a refusal ends the wait below.
+    const std::uint64_t seen = idle_polls >= kSpinPolls + kYieldPolls ? connection.events() : 0;
     const dwcp::SendStatus status = stream.send(message);
     if (status == dwcp::SendStatus::accepted) {
       ++sent;
       idle_polls = 0;
     } else if (status == dwcp::SendStatus::back_pressured) {
       ++back_pressured;
-      if (++idle_polls < 256) {
+      if (++idle_polls <= kSpinPolls) {
         cpu_relax();
-      } else {
+      } else if (idle_polls <= kSpinPolls + kYieldPolls) {
         std::this_thread::yield();
+      } else {
+        // The queue stays full: sleep until the I/O thread frees half of it, as an app
+        // should, rather than take the core from it with more yields.
+        connection.wait(seen, 1ms);
       }
     } else {
       failure = "send failed";
