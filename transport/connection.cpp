@@ -969,15 +969,22 @@ std::optional<InboundItem> Connection::next_inbound(std::uint64_t stream_id) {
 std::optional<std::size_t> Connection::read_message(std::uint64_t stream_id,
                                                     std::span<std::byte> out) {
   const auto item = next_inbound(stream_id);
-  if (!item || item->size > out.size()) return std::nullopt;
-  StreamState& stream = *find_stream(stream_id);
-  if (item->is_block) {
-    const auto bytes = stream.blocks_in->ready_bytes();
+  if (!item) return std::nullopt;
+  return read_inbound(stream_id, *item, out);
+}
+
+std::optional<std::size_t> Connection::read_inbound(std::uint64_t stream_id,
+                                                    const InboundItem& item,
+                                                    std::span<std::byte> out) {
+  StreamState* stream = find_stream(stream_id);
+  if (stream == nullptr || item.size > out.size()) return std::nullopt;
+  if (item.is_block) {
+    const auto bytes = stream->blocks_in->ready_bytes();
     std::copy(bytes.begin(), bytes.end(), out.begin());
-    stream.blocks_in->take_ready();
-    return item->size;
+    stream->blocks_in->take_ready();
+    return item.size;
   }
-  return consume_message(stream, out);
+  return consume_message(*stream, out);
 }
 
 std::size_t Connection::consume_message(StreamState& stream, std::span<std::byte> out) {

@@ -170,6 +170,10 @@ class Connection {
   // The next whole item of the stream (next_inbound()) into `out`: its size, or nullopt
   // (none, or `out` too small).
   std::optional<std::size_t> read_message(std::uint64_t stream_id, std::span<std::byte> out);
+  // read_message() of `item`, which next_inbound() has just returned for the stream (with
+  // nothing read since): the item is not looked for again.
+  std::optional<std::size_t> read_inbound(std::uint64_t stream_id, const InboundItem& item,
+                                          std::span<std::byte> out);
   // The size of the next whole message or of a rebuilt block waiting; nullopt also while a
   // block record waits to be rebuilt (next_inbound() does that).
   [[nodiscard]] std::optional<std::size_t> next_message_size(std::uint64_t stream_id) const;

@@ -612,7 +612,7 @@ Runtime::Delivery Runtime::deliver_stream(ConnectionChannel& channel, Stream& ha
     if (item->is_block) {
       if (options_.on_block) {
         scratch_.resize(item->size);
-        core.read_message(stream.id, scratch_);
+        core.read_inbound(stream.id, *item, scratch_);
         options_.on_block(handle, BlockView{item->key, item->version, scratch_});
         delivered = Delivery::to_callback;
         continue;
@@ -621,18 +621,18 @@ Runtime::Delivery Runtime::deliver_stream(ConnectionChannel& channel, Stream& ha
       if (room.empty()) break;
       std::memcpy(room.data(), &item->key, sizeof item->key);
       std::memcpy(room.data() + sizeof item->key, &item->version, sizeof item->version);
-      core.read_message(stream.id, room.subspan(kInboundBlockHeader));
+      core.read_inbound(stream.id, *item, room.subspan(kInboundBlockHeader));
       stream.inbound.commit_tagged(0, kBlockRecord);
       delivered = Delivery::to_ring;
     } else if (options_.on_message) {
       scratch_.resize(item->size);
-      core.read_message(stream.id, scratch_);
+      core.read_inbound(stream.id, *item, scratch_);
       options_.on_message(handle, std::span<const std::byte>(scratch_));
       delivered = Delivery::to_callback;
     } else {
       auto room = claim_inbound(stream, item->size);
       if (room.empty()) break;
-      core.read_message(stream.id, room);
+      core.read_inbound(stream.id, *item, room);
       stream.inbound.commit();
       delivered = Delivery::to_ring;
     }
