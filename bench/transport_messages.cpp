@@ -1,5 +1,6 @@
 // Message rate of one dwcp stream over loopback through the public API: the sending thread
-// loops Stream::send() as fast as it is accepted (retrying when back_pressured), and the
+// loops Stream::send() as fast as it is accepted (when back_pressured it spins, yields,
+// then waits in Connection::wait() for room), and the
 // receiver counts whole messages, either in the server's on_message callback (on its I/O
 // thread; the default) or on a thread of its own draining the stream with peek/release.
 // Each message carries its sequence number, and the receiver checks the order. The rate is
