@@ -1,8 +1,8 @@
 // Message rate of one dwcp stream over loopback through the public API: the sending thread
 // loops Stream::send() as fast as it is accepted (when back_pressured it spins, yields,
-// then waits in Connection::wait() for room), and the
-// receiver counts whole messages, either in the server's on_message callback (on its I/O
-// thread; the default) or on a thread of its own draining the stream with peek/release.
+// then waits in Connection::wait() for room), and the receiver counts whole messages,
+// either in the server's on_message callback (on its I/O thread; the default) or on a
+// thread of its own draining the stream with peek/release.
 // Each message carries its sequence number, and the receiver checks the order. The rate is
 // messages received over the time from the first send to the last message received.
 //
