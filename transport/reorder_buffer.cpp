@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 namespace dwcp::transport {
 
@@ -99,7 +100,7 @@ ReorderStatus ReorderBuffer::insert(std::uint64_t offset, std::span<const std::b
 
 ReorderBuffer::Block& ReorderBuffer::block_for(std::uint64_t offset) {
   const std::uint64_t index = (offset >> block_shift_) - first_block_;
-  if (index >= blocks_.size()) blocks_.resize(index + 1);
+  if (index >= blocks_.size()) blocks_.grow_to(index + 1);
   Block& block = blocks_[index];
   if (!block.allocated() && !spare_.empty()) {
     block = spare_.back();
@@ -333,9 +334,21 @@ void ReorderBuffer::release_delivered_blocks() {
 }
 
 std::size_t ReorderBuffer::allocated_bytes() const noexcept {
-  return unit_bytes(block_size_) *
-         static_cast<std::size_t>(std::count_if(
-             blocks_.begin(), blocks_.end(), [](const Block& block) { return block.allocated(); }));
+  std::size_t allocated = 0;
+  for (std::size_t i = 0; i < blocks_.size(); ++i) allocated += blocks_[i].allocated() ? 1 : 0;
+  return unit_bytes(block_size_) * allocated;
+}
+
+void ReorderBuffer::BlockWindow::grow_to(std::size_t count) {
+  if (count <= size_) return;
+  if (count > slots_.size()) {
+    std::vector<Block> wider(std::bit_ceil(std::max<std::size_t>(count, 8)));
+    for (std::size_t i = 0; i < size_; ++i) wider[i] = (*this)[i];
+    slots_ = std::move(wider);
+    head_ = 0;
+    mask_ = slots_.size() - 1;
+  }
+  size_ = count;
 }
 
 }  // namespace dwcp::transport

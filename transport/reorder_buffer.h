@@ -32,7 +32,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -115,6 +114,33 @@ class ReorderBuffer {
     [[nodiscard]] bool allocated() const noexcept { return data != nullptr; }
   };
 
+  // The blocks from first_block_ on, oldest first, in a ring indexed by a mask: each frame
+  // and each message looks blocks up several times, and a deque's index costs a multiply
+  // and two dependent loads. Slots outside the window are always unallocated.
+  class BlockWindow {
+   public:
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] Block& operator[](std::size_t i) noexcept { return slots_[(head_ + i) & mask_]; }
+    [[nodiscard]] const Block& operator[](std::size_t i) const noexcept {
+      return slots_[(head_ + i) & mask_];
+    }
+    [[nodiscard]] Block& front() noexcept { return slots_[head_]; }
+    void pop_front() noexcept {
+      slots_[head_] = Block{};
+      head_ = (head_ + 1) & mask_;
+      --size_;
+    }
+    // Widens the window to `count` blocks (the new ones unallocated); never narrows it.
+    void grow_to(std::size_t count);
+
+   private:
+    std::vector<Block> slots_;  // a power of two of them, or none
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+    std::size_t mask_ = 0;
+  };
+
   Block& block_for(std::uint64_t offset);
   [[nodiscard]] const Block* find_block(std::uint64_t offset) const noexcept;
   // Copies the bytes of [offset, end) not yet here; returns how many were new.
@@ -138,7 +164,7 @@ class ReorderBuffer {
   unsigned block_shift_;  // log2(block_size_)
   std::uint64_t limit_;
   BlockSlab slab_;
-  std::deque<Block> blocks_;  // blocks_[i] holds offsets from (first_block_ + i) * block_size_
+  BlockWindow blocks_;  // blocks_[i] holds offsets from (first_block_ + i) * block_size_
   // Released blocks kept for reuse, bits cleared: a stream in steady flow then reuses warm
   // memory instead of allocating and faulting in a block per 16 KiB. At most what the
   // credit window leaves beside the blocks in use, or kSpareBlocks if that is more.
