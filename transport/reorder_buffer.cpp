@@ -94,7 +94,13 @@ ReorderStatus ReorderBuffer::insert(std::uint64_t offset, std::span<const std::b
     if (fin && !final_size_) mark_end(end - 1);
   }
   if (fin) final_size_ = end;
-  advance();
+  // A whole message found before stays the next one (mark_end() forgets it if this frame
+  // ended one before it): only the run of received bytes may have grown.
+  if (ready_end_) {
+    extend_contiguous();
+  } else {
+    advance();
+  }
   return std::nullopt;
 }
 
@@ -206,11 +212,17 @@ void ReorderBuffer::mark_end(std::uint64_t last_byte) {
   block.end_words[word / kBitsPerWord] |= std::uint64_t{1} << (word % kBitsPerWord);
   end_scan_ = std::min(end_scan_, last_byte);
   ends_below_ = std::max(ends_below_, last_byte + 1);
+  // An end before the message found ends an earlier one: insert() looks again.
+  if (ready_end_ && last_byte + 1 < *ready_end_) ready_end_.reset();
 }
 
 void ReorderBuffer::advance() {
+  extend_contiguous();
+  find_ready();
+}
+
+void ReorderBuffer::extend_contiguous() {
   const std::size_t words = block_size_ / kBitsPerWord;
-  // Extend the run of received bytes.
   for (const Block* block = find_block(contiguous_); block != nullptr;
        block = find_block(contiguous_)) {
     const std::uint64_t block_start = contiguous_ - block_offset(contiguous_);
@@ -225,7 +237,9 @@ void ReorderBuffer::advance() {
     }
     contiguous_ = block_start + block_size_;
   }
-  // Find the first message end inside it.
+}
+
+void ReorderBuffer::find_ready() {
   ready_end_.reset();
   std::uint64_t at = std::max(end_scan_, delivered_);
   // No mark at or past ends_below_: the scan stops there (in a stream of large messages

@@ -158,6 +158,9 @@ class ReorderBuffer {
   void mark_end(std::uint64_t last_byte);
   // Advances contiguous_ and finds the next whole message.
   void advance();
+  // The two halves of advance().
+  void extend_contiguous();
+  void find_ready();
   void release_delivered_blocks();
 
   std::size_t block_size_;
