@@ -166,11 +166,13 @@ void IdleStrategy::block(std::optional<Instant> deadline, Instant now) noexcept 
   if (deadline) wait = *deadline > now ? *deadline - now : Duration::zero();
   if (receive_wait_.wait && (!wait || *wait >= kMinReceiveWait)) {
     if (!fall_asleep(Sleep::in_receive)) return;
-    ++counters_.blocks;
-    ++counters_.receive_waits;
     const bool waited = receive_wait_.wait(wait);
     sleeping_.store(Sleep::awake, std::memory_order_relaxed);
-    if (waited) return;
+    if (waited) {
+      ++counters_.blocks;
+      ++counters_.receive_waits;
+      return;
+    }
   }
   if (!fall_asleep(Sleep::in_epoll)) return;
   ++counters_.blocks;

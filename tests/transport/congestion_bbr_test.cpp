@@ -23,22 +23,23 @@ constexpr std::uint64_t kMss = 1472;
 constexpr Bandwidth k100Mbit = 12'500'000;
 constexpr Bandwidth k50Mbit = 6'250'000;
 
-// 100 Mbit/s, 40 ms round trip, a one-BDP drop-tail buffer.
-LinkConfig wan_link() {
+// 100 Mbit/s with a one-BDP drop-tail buffer.
+LinkConfig link_100mbit(Duration one_way_delay) {
   LinkConfig link;
   link.rate = k100Mbit;
-  link.one_way_delay = milliseconds(20);
+  link.one_way_delay = one_way_delay;
   link.queue_bytes = bdp_bytes(link.rate, link.one_way_delay);
   return link;
 }
 
-// The WAN lab's satellite profile: 100 Mbit/s, 600 ms round trip, a one-BDP buffer.
+// 40 ms round trip.
+LinkConfig wan_link() {
+  return link_100mbit(milliseconds(20));
+}
+
+// The WAN lab's satellite profile: 600 ms round trip.
 LinkConfig satellite_link() {
-  LinkConfig link;
-  link.rate = k100Mbit;
-  link.one_way_delay = milliseconds(300);
-  link.queue_bytes = bdp_bytes(link.rate, link.one_way_delay);
-  return link;
+  return link_100mbit(milliseconds(300));
 }
 
 Duration percentile(std::vector<Duration> samples, double fraction) {

@@ -26,10 +26,6 @@ class SendBacklog {
   [[nodiscard]] bool may_write(const Connection& connection, std::uint64_t written,
                                Clock::time_point now);
 
-  // The bytes the connection had sent once at the last reading, and the limit then.
-  [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
-  [[nodiscard]] std::uint64_t limit() const noexcept { return limit_; }
-
  private:
   std::uint64_t sent_ = 0;
   std::uint64_t limit_ = kFloor;
