@@ -14,6 +14,9 @@ inline constexpr std::size_t kMaxTransportParameterEntries = 64;
 inline constexpr std::size_t kMaxTransportParametersBytes = 1024;
 inline constexpr std::uint64_t kMinDatagramSize = 1200;
 inline constexpr std::uint64_t kMaxDatagramSize = 65527;
+// The datagram size a connection starts with: the UDP payload of a 1500-byte IPv4 packet.
+// Larger ones go once a PMTU_PROBE of their size was acknowledged (docs/protocol.md §7.5).
+inline constexpr std::uint64_t kBaseDatagramSize = 1472;
 
 enum class TransportParameterId : std::uint64_t {
   initial_max_data = 0x01,
@@ -29,15 +32,15 @@ enum class TransportParameterId : std::uint64_t {
 
 // Every field starts at its default: a list without an entry means the default.
 struct TransportParameters {
-  std::uint64_t initial_max_data = 1 << 20;         // bytes, per connection
-  std::uint64_t initial_max_stream_data = 1 << 18;  // bytes, per stream
-  std::uint64_t initial_max_streams = 100;          // ≤ 2^60
-  std::uint64_t max_idle_timeout_ms = 30'000;       // 0 disables
-  std::uint64_t max_datagram_size = 1472;           // kMinDatagramSize..kMaxDatagramSize
-  std::uint64_t max_ack_delay_ms = 25;              // < 2^14
-  std::uint64_t ack_delay_exponent = 3;             // ≤ 20
-  std::uint64_t delta_cache_keys = 0;               // ≤ 2^32; 0: no deltas
-  std::uint64_t delta_cache_bytes = 0;              // ≤ 2^40
+  std::uint64_t initial_max_data = 1 << 20;            // bytes, per connection
+  std::uint64_t initial_max_stream_data = 1 << 18;     // bytes, per stream
+  std::uint64_t initial_max_streams = 100;             // ≤ 2^60
+  std::uint64_t max_idle_timeout_ms = 30'000;          // 0 disables
+  std::uint64_t max_datagram_size = kMaxDatagramSize;  // kMinDatagramSize..kMaxDatagramSize
+  std::uint64_t max_ack_delay_ms = 25;                 // < 2^14
+  std::uint64_t ack_delay_exponent = 3;                // ≤ 20
+  std::uint64_t delta_cache_keys = 0;                  // ≤ 2^32; 0: no deltas
+  std::uint64_t delta_cache_bytes = 0;                 // ≤ 2^40
 
   friend bool operator==(const TransportParameters&, const TransportParameters&) = default;
 };

@@ -114,6 +114,7 @@ void MaxBandwidthFilter::update(std::uint64_t round, Bandwidth sample) noexcept 
 
 BbrController::BbrController(const CongestionConfig& config)
     : mss_(config.max_datagram_size),
+      minimum_window_packets_(config.minimum_window_packets),
       minimum_window_(config.minimum_window_packets * config.max_datagram_size),
       initial_window_(config.initial_window_packets * config.max_datagram_size),
       pacing_gain_(kStartupPacingGain),
@@ -127,8 +128,17 @@ BbrController::BbrController(const CongestionConfig& config)
   update_pacing_rate();
 }
 
+void BbrController::on_datagram_size(std::uint64_t bytes) noexcept {
+  if (bytes == 0) return;
+  mss_ = bytes;
+  minimum_window_ = minimum_window_packets_ * bytes;
+  inflight_hi_growth_ = std::max(inflight_hi_growth_, bytes);
+}
+
 std::uint64_t BbrController::send_quantum() const noexcept {
-  return std::clamp(bytes_in(pacing_rate_, milliseconds(1)), 2 * mss_, Pacer::kMaxQuantum);
+  const std::uint64_t floor = 2 * mss_;
+  return std::clamp(bytes_in(pacing_rate_, milliseconds(1)), floor,
+                    std::max(Pacer::kMaxQuantum, floor));
 }
 
 std::uint64_t BbrController::bdp() const noexcept {

@@ -61,6 +61,7 @@ class BbrController final : public CongestionController {
   void on_loss(const LossEvent& loss) noexcept override;
   // Puts back the loss bounds set by the last loss response.
   void on_spurious_loss(Instant now) noexcept override;
+  void on_datagram_size(std::uint64_t bytes) noexcept override;
 
   [[nodiscard]] std::uint64_t congestion_window() const noexcept override;
   [[nodiscard]] Bandwidth pacing_rate() const noexcept override { return pacing_rate_; }
@@ -111,6 +112,7 @@ class BbrController final : public CongestionController {
   [[nodiscard]] std::uint64_t send_quantum() const noexcept;
 
   std::uint64_t mss_;
+  std::uint64_t minimum_window_packets_;
   std::uint64_t minimum_window_;
   std::uint64_t initial_window_;
 

@@ -72,6 +72,9 @@ class CongestionController {
   virtual void on_loss(const LossEvent& loss) noexcept = 0;
   // Packets declared lost were acknowledged after all: a controller may undo its reaction.
   virtual void on_spurious_loss(Instant now) noexcept { (void)now; }
+  // Path MTU discovery proved larger datagrams cross the path: what the controller counts
+  // in datagrams (its minimum window, its growth steps) follows.
+  virtual void on_datagram_size(std::uint64_t bytes) noexcept = 0;
 
   // Bytes that may be in flight.
   [[nodiscard]] virtual std::uint64_t congestion_window() const noexcept = 0;

@@ -25,6 +25,7 @@ double seconds(Duration d) {
 
 CubicController::CubicController(const CongestionConfig& config)
     : max_datagram_size_(static_cast<double>(config.max_datagram_size)),
+      minimum_window_packets_(static_cast<double>(config.minimum_window_packets)),
       minimum_window_(static_cast<double>(config.minimum_window_packets) *
                       static_cast<double>(config.max_datagram_size)),
       smoothed_rtt_(kDefaultRtt) {
@@ -34,6 +35,20 @@ CubicController::CubicController(const CongestionConfig& config)
   state_.window = std::max(minimum_window_,
                            static_cast<double>(config.initial_window_packets) * max_datagram_size_);
   state_.ssthresh = std::numeric_limits<double>::infinity();
+}
+
+void CubicController::on_datagram_size(std::uint64_t bytes) noexcept {
+  if (bytes == 0) return;
+  const double size = static_cast<double>(bytes);
+  // W_max and the Reno estimate are counted in datagrams: the same bytes, fewer of them.
+  const double scale = max_datagram_size_ / size;
+  for (State* s : {&state_, &saved_}) {
+    s->w_max *= scale;
+    s->w_est *= scale;
+  }
+  max_datagram_size_ = size;
+  minimum_window_ = minimum_window_packets_ * size;
+  state_.window = std::max(state_.window, minimum_window_);
 }
 
 std::uint64_t CubicController::congestion_window() const noexcept {

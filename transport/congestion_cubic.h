@@ -27,6 +27,7 @@ class CubicController final : public CongestionController {
   void on_loss(const LossEvent& loss) noexcept override;
   // Restores the window, threshold and curve saved before the last reduction (§4.9).
   void on_spurious_loss(Instant now) noexcept override;
+  void on_datagram_size(std::uint64_t bytes) noexcept override;
 
   [[nodiscard]] std::uint64_t congestion_window() const noexcept override;
   [[nodiscard]] Bandwidth pacing_rate() const noexcept override;
@@ -58,6 +59,7 @@ class CubicController final : public CongestionController {
   [[nodiscard]] double w_cubic(double t_seconds) const noexcept;
 
   double max_datagram_size_;
+  double minimum_window_packets_;
   double minimum_window_;
   State state_;
   State saved_;  // before the last reduction

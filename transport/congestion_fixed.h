@@ -18,12 +18,14 @@ class FixedRateController final : public CongestionController {
   void on_packet_sent(Instant, std::uint64_t, std::uint64_t) noexcept override {}
   void on_ack(const AckEvent& ack) noexcept override;
   void on_loss(const LossEvent&) noexcept override {}
+  void on_datagram_size(std::uint64_t bytes) noexcept override;
 
   [[nodiscard]] std::uint64_t congestion_window() const noexcept override { return window_; }
   [[nodiscard]] Bandwidth pacing_rate() const noexcept override { return rate_; }
 
  private:
   Bandwidth rate_;
+  std::uint64_t minimum_window_packets_;
   std::uint64_t minimum_window_;
   std::uint64_t window_;
 };

@@ -20,6 +20,23 @@ bool is_local_stream(bool is_client, std::uint64_t id) noexcept {
   return (id & 1u) == (is_client ? 0u : 1u);
 }
 
+// RFC 8899 §5.1.2 MAX_PROBES: a size whose probes were lost this many times in a row is
+// taken not to cross the path.
+constexpr std::uint32_t kMaxPmtuProbeLosses = 3;
+// The search ends when the sizes known to cross and known not to are this close.
+constexpr std::size_t kPmtuSearchResolution = 256;
+
+std::size_t next_probe_size(std::size_t acknowledged, std::size_t failed) {
+  if (failed == 0 || failed <= acknowledged + kPmtuSearchResolution) return 0;
+  return acknowledged + (failed - acknowledged) / 2;
+}
+
+// Datagrams start at the base size, or at a smaller limit the config sets.
+std::size_t start_datagram_size(const ConnectionConfig& config) noexcept {
+  return static_cast<std::size_t>(
+      std::min(config.params.max_datagram_size, proto::kBaseDatagramSize));
+}
+
 std::span<const std::byte> as_bytes(std::string_view text) noexcept {
   return std::as_bytes(std::span(text.data(), text.size()));
 }
@@ -45,11 +62,14 @@ std::string_view to_string(ConnectionState state) noexcept {
 // Routes what the loss detector learns back to the streams and to the ACK scheduler.
 class Connection::Recovery final : public PacketVisitor {
  public:
-  explicit Recovery(Connection& connection) : c_(connection) {}
+  Recovery(Connection& connection, Instant now) : c_(connection), now_(now) {}
 
   void on_acked(const SentPacket& packet) override {
     for (std::size_t i = 0; i < packet.chunk_count; ++i) add_acked(packet.chunks[i]);
     if ((packet.control & control_frame::kHandshake) != 0) c_.hello_acked_ = true;
+    if ((packet.control & control_frame::kPmtuProbe) != 0) {
+      c_.on_pmtu_probe_acked(packet.bytes, now_);
+    }
     // The peer saw our ACK: what it covered need not be acknowledged again.
     auto it = c_.find_ack_sent_in(packet.packet_number);
     if (it != c_.ack_sent_in_.end()) {
@@ -60,6 +80,12 @@ class Connection::Recovery final : public PacketVisitor {
 
   void on_lost(const SentPacket& packet) override {
     flush_acked();
+    if ((packet.control & control_frame::kPmtuProbe) != 0) {
+      ++probes_lost_;
+      probe_bytes_lost_ += packet.bytes;
+      c_.on_pmtu_probe_lost(packet.bytes);
+      return;
+    }
     for (std::size_t i = 0; i < packet.chunk_count; ++i) {
       const StreamChunk& chunk = packet.chunks[i];
       if (StreamState* stream = c_.find_stream(chunk.stream_id)) {
@@ -115,7 +141,14 @@ class Connection::Recovery final : public PacketVisitor {
     acked_ = chunk;
   }
 
+ public:
+  // Path MTU probes declared lost: the congestion controller is not told of them.
+  std::uint64_t probes_lost_ = 0;
+  std::uint64_t probe_bytes_lost_ = 0;
+
+ private:
   Connection& c_;
+  Instant now_;
   std::optional<StreamChunk> acked_;
 };
 
@@ -126,7 +159,7 @@ Connection::Connection(const ConnectionConfig& config, bool is_client,
       is_client_(is_client),
       local_id_(local),
       remote_id_(remote),
-      max_datagram_size_(static_cast<std::size_t>(config.params.max_datagram_size)),
+      max_datagram_size_(start_datagram_size(config)),
       loss_([&] {
         LossDetectorConfig loss;
         loss.initial_rtt = config.initial_rtt;
@@ -141,11 +174,11 @@ Connection::Connection(const ConnectionConfig& config, bool is_client,
       }()),
       congestion_([&] {
         CongestionConfig cc;
-        cc.max_datagram_size = config.params.max_datagram_size;
+        cc.max_datagram_size = start_datagram_size(config);
         cc.fixed_rate = config.fixed_rate;
         return make_congestion_controller(config.congestion, cc);
       }()),
-      pacer_(config.params.max_datagram_size, now),
+      pacer_(start_datagram_size(config), now),
       // No credit until the peer's hello says how much: raise_limit() only grows a limit,
       // so starting at the default would ignore a peer that offers less.
       connection_send_credit_(0),
@@ -161,7 +194,7 @@ void Connection::set_congestion(CongestionAlgorithm algorithm, Bandwidth fixed_r
   config_.congestion = algorithm;
   config_.fixed_rate = fixed_rate;
   CongestionConfig cc;
-  cc.max_datagram_size = config_.params.max_datagram_size;
+  cc.max_datagram_size = max_datagram_size_;
   cc.fixed_rate = fixed_rate;
   congestion_ = make_congestion_controller(algorithm, cc);
   pacer_.set_rate(congestion_->pacing_rate(), now);
@@ -201,12 +234,78 @@ proto::Result<std::unique_ptr<Connection>> Connection::accept(const ConnectionCo
 
 void Connection::set_peer_params(const proto::TransportParameters& params) {
   peer_params_ = params;
-  max_datagram_size_ = static_cast<std::size_t>(
-      std::min(config_.params.max_datagram_size, params.max_datagram_size));
+  update_datagram_limits();
   connection_send_credit_.raise_limit(params.initial_max_data);
   for (auto& [id, stream] : streams_)
     stream.send_credit.raise_limit(params.initial_max_stream_data);
   loss_.set_max_ack_delay(std::chrono::milliseconds(params.max_ack_delay_ms));
+}
+
+// ---- path MTU discovery (docs/protocol.md §7.5) ----
+
+void Connection::set_path_limit(std::size_t bytes) {
+  path_limit_ = std::clamp<std::size_t>(bytes, proto::kMinDatagramSize, proto::kMaxDatagramSize);
+  update_datagram_limits();
+}
+
+void Connection::update_datagram_limits() {
+  const auto ceiling = static_cast<std::size_t>(std::min<std::uint64_t>(
+      {config_.params.max_datagram_size, peer_params_.max_datagram_size, path_limit_}));
+  // A smaller limit applies at once; a larger size waits for a probe to prove it.
+  max_datagram_size_ = std::min(max_datagram_size_, ceiling);
+  probe_size_ = ceiling > max_datagram_size_ ? ceiling : 0;
+  probe_failed_ = 0;
+  probe_losses_ = 0;
+}
+
+bool Connection::pmtu_probe_due() const noexcept {
+  return probe_size_ > max_datagram_size_ && !probe_in_flight_ &&
+         state_ == ConnectionState::established && hello_acked_ && address_validated_;
+}
+
+std::size_t Connection::send_pmtu_probe(std::span<std::byte> out, Instant now) {
+  const std::uint64_t pn = next_packet_number_;
+  auto packet = proto::PacketBuilder::short_header(out.first(probe_size_), remote_id_, pn,
+                                                   packet_number_length());
+  if (!packet || !packet->add(proto::PmtuProbeFrame{probe_size_}) || !packet->pad_to(probe_size_)) {
+    return 0;
+  }
+  auto size = packet->finish();
+  if (!size) return 0;
+  // Counted in flight like any packet, but outside the window and the pacer: one packet,
+  // once per search step, and the connection's size depends on its answer.
+  SentPacket sent;
+  sent.packet_number = pn;
+  sent.sent_time = now;
+  sent.bytes = static_cast<std::uint32_t>(*size);
+  sent.ack_eliciting = true;
+  sent.in_flight = true;
+  sent.control = control_frame::kPmtuProbe;
+  ++next_packet_number_;
+  probe_in_flight_ = true;
+  ++stats_.pmtu_probes_sent;
+  record_sent(sent, now);
+  return *size;
+}
+
+void Connection::on_pmtu_probe_acked(std::size_t size, Instant now) {
+  probe_in_flight_ = false;
+  probe_losses_ = 0;
+  if (size > max_datagram_size_) {
+    max_datagram_size_ = size;
+    congestion_->on_datagram_size(size);
+    pacer_.set_max_datagram_size(size, now);
+  }
+  probe_size_ = next_probe_size(max_datagram_size_, probe_failed_);
+}
+
+void Connection::on_pmtu_probe_lost(std::size_t size) {
+  probe_in_flight_ = false;
+  ++stats_.pmtu_probes_lost;
+  if (size != probe_size_ || ++probe_losses_ < kMaxPmtuProbeLosses) return;
+  probe_losses_ = 0;
+  probe_failed_ = size;
+  probe_size_ = next_probe_size(max_datagram_size_, probe_failed_);
 }
 
 // ---- receiving ----
@@ -248,6 +347,11 @@ void Connection::receive(const proto::ParsedPacket& packet, std::size_t datagram
     auto frame = reader.next();
     if (!frame) {
       fail(proto::close_code(frame.error()), proto::to_string(frame.error()), now);
+      return;
+    }
+    // A probe that arrives shorter than it says was cut on the way: not acknowledged.
+    if (const auto* probe = std::get_if<proto::PmtuProbeFrame>(&**frame);
+        probe != nullptr && probe->probe_size > datagram_size) {
       return;
     }
     ack_eliciting = ack_eliciting || proto::is_ack_eliciting(**frame);
@@ -440,7 +544,7 @@ void Connection::on_ack_frame(const proto::AckFrame& ack, Instant now) {
   std::size_t count = 0;
   for (const proto::PacketRange range : ack.ranges()) ranges[count++] = range;
   const auto delay = std::chrono::microseconds(ack.ack_delay << peer_params_.ack_delay_exponent);
-  Recovery recovery(*this);
+  Recovery recovery(*this, now);
   auto outcome = loss_.on_ack(now, std::span(ranges).first(count), delay, recovery);
   recovery.flush_acked();
   if (!outcome) return fail(TransportError::protocol_violation, "ACK of a packet never sent", now);
@@ -454,14 +558,16 @@ void Connection::on_ack_frame(const proto::AckFrame& ack, Instant now) {
     event.rate = outcome->rate;
     congestion_->on_ack(event);
   }
-  report_losses(*outcome, now);
+  report_losses(*outcome, recovery, now);
   if (outcome->spurious_losses > 0) congestion_->on_spurious_loss(now);
   stats_.spurious_losses += outcome->spurious_losses;
   pacer_.set_rate(congestion_->pacing_rate(), now);
 }
 
 // Tells the controller about packets an ACK or a timeout declared lost.
-void Connection::report_losses(const RecoveryOutcome& outcome, Instant now) {
+void Connection::report_losses(RecoveryOutcome outcome, const Recovery& recovery, Instant now) {
+  outcome.lost_packets -= std::min(outcome.lost_packets, recovery.probes_lost_);
+  outcome.lost_bytes -= std::min(outcome.lost_bytes, recovery.probe_bytes_lost_);
   stats_.packets_lost += outcome.lost_packets;
   if (outcome.lost_bytes == 0) return;
   LossEvent event;
@@ -531,6 +637,7 @@ std::size_t Connection::send_packet(std::span<std::byte> out, Instant now) {
     if (probes_due_ > 0) return send_handshake(out, now);  // the hello again
     return 0;
   }
+  if (pmtu_probe_due() && out.size() >= probe_size_) return send_pmtu_probe(out, now);
   return send_data(out.first(max_datagram_size_), now);
 }
 
@@ -840,10 +947,10 @@ void Connection::on_timer(Instant now) {
   }
   const auto deadline = loss_.timer();
   if (deadline && *deadline <= now) {
-    Recovery recovery(*this);
+    Recovery recovery(*this, now);
     const RecoveryOutcome outcome = loss_.on_timeout(now, recovery);
     recovery.flush_acked();
-    report_losses(outcome, now);
+    report_losses(outcome, recovery, now);
     pacer_.set_rate(congestion_->pacing_rate(), now);
     if (outcome.probes_to_send > 0) {
       probes_due_ += outcome.probes_to_send;

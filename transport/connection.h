@@ -81,6 +81,8 @@ struct ConnectionStats {
   std::uint64_t probe_timeouts = 0;
   std::uint64_t flow_control_stalls = 0;     // times a stream or the connection ran out of credit
   std::uint64_t amplification_limited = 0;   // sends held back: the peer's address is unvalidated
+  std::uint64_t pmtu_probes_sent = 0;        // path MTU probes (docs/protocol.md §7.5)
+  std::uint64_t pmtu_probes_lost = 0;        // not in packets_lost: no congestion signal
   std::uint64_t receive_buffered_bytes = 0;  // received, not yet read: bounded by the credit
   std::uint64_t send_buffered_bytes = 0;     // accepted, not yet acknowledged
   // Versioned blocks (docs/protocol.md §5.9–5.11), summed over the streams. Sending:
@@ -128,13 +130,21 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
+  // The largest UDP payload the local route to the peer carries (the node asks the kernel:
+  // transport/route_mtu.h). Once established, the connection probes with PMTU_PROBE
+  // packets up to the smallest of this and both sides' max_datagram_size, and sends
+  // datagrams of the largest size acknowledged (docs/protocol.md §7.5). Until it is
+  // called, the connection keeps to proto::kBaseDatagramSize.
+  void set_path_limit(std::size_t bytes);
+
   // A packet for this connection whose trailer verified. A frame that breaks the protocol
   // closes the connection (see close_reason()).
   void receive(const proto::ParsedPacket& packet, std::size_t datagram_size, Instant now);
   // The node finished a receive batch: ACKs due now go out with the next send().
   void on_batch_end(Instant now);
-  // Writes the next datagram into `out` (at least max_datagram_size() bytes); its size, or
-  // 0 when nothing may or need be sent now (see next_timer()).
+  // Writes the next datagram into `out` (at least max_datagram_size() bytes; a path MTU
+  // probe goes only into room for it); its size, or 0 when nothing may or need be sent now
+  // (see next_timer()).
   std::size_t send(std::span<std::byte> out, Instant now);
   // When the connection wants on_timer() (or send(), for pacing); nullopt if never.
   [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
@@ -204,6 +214,7 @@ class Connection {
   [[nodiscard]] ConnectionStats stats() const noexcept;
   [[nodiscard]] const proto::ConnectionId& local_id() const noexcept { return local_id_; }
   [[nodiscard]] const proto::ConnectionId& remote_id() const noexcept { return remote_id_; }
+  // The size of a full datagram now: what path MTU discovery proved so far.
   [[nodiscard]] std::size_t max_datagram_size() const noexcept { return max_datagram_size_; }
   [[nodiscard]] bool address_validated() const noexcept { return address_validated_; }
   // Packets taken as new (duplicates and undecodable ones excluded): stats().packets_received.
@@ -230,7 +241,8 @@ class Connection {
   void on_retry(const proto::ParsedPacket& packet);
   void process_frame(const proto::Frame& frame, proto::PacketType type, Instant now);
   void on_ack_frame(const proto::AckFrame& ack, Instant now);
-  void report_losses(const RecoveryOutcome& outcome, Instant now);
+  // Lost path MTU probes (`recovery` counted them) are no congestion signal.
+  void report_losses(RecoveryOutcome outcome, const Recovery& recovery, Instant now);
   void on_stream_frame(const proto::StreamFrame& frame, Instant now);
   void on_delta_block_frame(const proto::DeltaBlockFrame& frame, Instant now);
   void on_block_request(const proto::BlockRequestFrame& frame);
@@ -248,6 +260,11 @@ class Connection {
   const StreamState* find_stream(std::uint64_t stream_id) const;
   void fail(proto::TransportError error, std::string_view reason, Instant now);
 
+  void update_datagram_limits();
+  [[nodiscard]] bool pmtu_probe_due() const noexcept;
+  std::size_t send_pmtu_probe(std::span<std::byte> out, Instant now);
+  void on_pmtu_probe_acked(std::size_t size, Instant now);
+  void on_pmtu_probe_lost(std::size_t size);
   std::size_t send_handshake(std::span<std::byte> out, Instant now);
   std::size_t send_close(std::span<std::byte> out, Instant now);
   std::size_t send_data(std::span<std::byte> out, Instant now);
@@ -270,6 +287,13 @@ class Connection {
   proto::ConnectionId remote_id_;
   proto::TransportParameters peer_params_;
   std::size_t max_datagram_size_;
+  // Path MTU discovery: a search between max_datagram_size_ (acknowledged) and the
+  // smallest size whose probes were all lost, below the limit set_path_limit() gave.
+  std::size_t path_limit_ = proto::kBaseDatagramSize;
+  std::size_t probe_size_ = 0;      // the next probe's size; 0: the search is over
+  std::size_t probe_failed_ = 0;    // smallest size lost kMaxPmtuProbeLosses times; 0: none
+  std::uint32_t probe_losses_ = 0;  // of probe_size_, in a row
+  bool probe_in_flight_ = false;
 
   LossDetector loss_;
   AckScheduler acks_;

@@ -31,6 +31,10 @@ void FaultBackend::submit(const SocketAddress& to, std::span<const std::byte> by
     ++counters_.dropped;
     return;
   }
+  if (config_.black_hole_above > 0 && bytes.size() > config_.black_hole_above) {
+    ++counters_.too_large;
+    return;
+  }
   Held h{to, {bytes.begin(), bytes.end()}, next_seq_++, now_, 0, false, false};
   if (u_corrupt < config_.corrupt && !h.bytes.empty()) {
     const std::size_t at = static_cast<std::size_t>(rng_() % h.bytes.size());

@@ -45,15 +45,20 @@ struct FaultConfig {
   std::size_t reorder_distance = 3;
   // Most datagrams held here at once; past it send() takes nothing and says would_block.
   std::size_t max_held = 65536;
+  // Datagrams larger than this vanish, as past a link with a smaller MTU that drops
+  // instead of saying so (a path MTU black hole); 0: no limit.
+  std::size_t black_hole_above = 0;
 
   [[nodiscard]] bool any() const noexcept {
-    return drop > 0 || duplicate > 0 || corrupt > 0 || delay > 0 || reorder > 0;
+    return drop > 0 || duplicate > 0 || corrupt > 0 || delay > 0 || reorder > 0 ||
+           black_hole_above > 0;
   }
 };
 
 struct FaultCounters {
   std::uint64_t seen = 0;  // datagrams offered to send()
   std::uint64_t dropped = 0;
+  std::uint64_t too_large = 0;   // dropped by black_hole_above
   std::uint64_t duplicated = 0;  // extra copies made
   std::uint64_t corrupted = 0;
   std::uint64_t delayed = 0;

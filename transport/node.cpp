@@ -7,6 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include "transport/route_mtu.h"
+
 namespace dwcp::transport {
 namespace {
 
@@ -67,6 +69,7 @@ Connection& Node::connect(const SocketAddress& peer, Instant now) {
   auto entry = std::make_unique<Entry>();
   entry->connection = Connection::connect(config_.connection, local, initial_remote, now);
   entry->peer = peer;
+  entry->connection->set_path_limit(route_datagram_limit(peer).value_or(proto::kBaseDatagramSize));
   by_id_[key_of(local.bytes())] = entry.get();
   last_found_ = nullptr;
   entries_.push_back(std::move(entry));
@@ -273,6 +276,7 @@ void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagra
     ++counters_.refused;
     return;
   }
+  entry->connection->set_path_limit(route_datagram_limit(from).value_or(proto::kBaseDatagramSize));
   by_id_[key_of(entry->connection->local_id().bytes())] = entry.get();
   // Without a Retry the client's Initials keep its own DCID until it hears from us.
   if (keep_initial_dcid) by_id_[key_of(packet.header.dcid.bytes())] = entry.get();
@@ -319,7 +323,6 @@ void Node::send_all(Instant now) {
   const std::size_t max_segments = std::max<std::size_t>(1, caps.gso_max_segments);
   for (auto& entry : entries_) {
     Connection& connection = *entry->connection;
-    const std::size_t max_size = connection.max_datagram_size();
     TxDatagram* run = nullptr;  // the GSO entry this connection's packets are joining
     for (std::size_t n = 0; n < kMaxSendsPerConnection; ++n) {
       if (send_used_ + proto::kMaxDatagramSize > send_memory_.size() ||
@@ -327,7 +330,8 @@ void Node::send_all(Instant now) {
         flush(now);
         run = nullptr;
       }
-      const auto space = std::span(send_memory_).subspan(send_used_, max_size);
+      // Room for the largest datagram: a path MTU probe is larger than the others.
+      const auto space = std::span(send_memory_).subspan(send_used_, proto::kMaxDatagramSize);
       const std::size_t size = connection.send(space, now);
       if (size == 0) break;
       const bool fits = run != nullptr && run->datagram_count() < max_segments &&

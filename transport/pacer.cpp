@@ -11,13 +11,25 @@ Pacer::Pacer(std::uint64_t max_datagram_size, Instant now) noexcept
       tokens_(kMaxQuantum),
       last_refill_(now) {}
 
+std::uint64_t Pacer::quantum_for(Bandwidth rate, std::uint64_t max_datagram_size) noexcept {
+  const std::uint64_t floor = 2 * max_datagram_size;
+  const std::uint64_t ceiling = std::max(kMaxQuantum, floor);
+  if (rate == 0) return ceiling;
+  return std::clamp(bytes_in(rate, std::chrono::milliseconds(1)), floor, ceiling);
+}
+
 void Pacer::set_rate(Bandwidth rate, Instant now) noexcept {
   refill(now);
   rate_ = rate;
   const std::uint64_t per_ms = rate == 0 ? 0 : bytes_in(rate, std::chrono::milliseconds(1));
-  quantum_ = rate == 0 ? kMaxQuantum : std::clamp(per_ms, 2 * max_datagram_size_, kMaxQuantum);
+  quantum_ = quantum_for(rate, max_datagram_size_);
   depth_ = std::max(quantum_, per_ms);
   tokens_ = std::min(tokens_, depth_);
+}
+
+void Pacer::set_max_datagram_size(std::uint64_t bytes, Instant now) noexcept {
+  max_datagram_size_ = bytes;
+  set_rate(rate_, now);
 }
 
 void Pacer::refill(Instant now) noexcept {

@@ -4,10 +4,10 @@
 // A token bucket: tokens accrue at the rate, up to the rate over 1 ms (at least one
 // quantum), and a packet leaves when the bucket holds its size. The quantum is what one GSO
 // batch may carry: the rate over 1 ms, at least two datagrams, at most kMaxQuantum (64 KiB,
-// the kernel's GSO limit). A bucket deeper than the quantum lets a thread that comes back
-// late (a long pass, a descheduled time slice) catch up with several batches in one
-// system call, instead of losing the time: at 20 Gbit/s a 64 KiB bucket emptied once per
-// 25 µs pass caps the flow at the pass rate, not the pacing rate.
+// the kernel's GSO limit) unless two datagrams are larger (a path with a 64 KiB MTU). A bucket
+// deeper than the quantum lets a thread that comes back late (a long pass, a descheduled time
+// slice) catch up with several batches in one system call, instead of losing the time: at 20 Gbit/s
+// a 64 KiB bucket emptied once per 25 µs pass caps the flow at the pass rate, not the pacing rate.
 // Not thread-safe: one per connection.
 #pragma once
 
@@ -21,12 +21,17 @@ namespace dwcp::transport {
 class Pacer {
  public:
   static constexpr std::uint64_t kMaxQuantum = std::uint64_t{64} * 1024;
+  // The quantum for `rate` (0: unpaced) and datagrams of `max_datagram_size` bytes.
+  [[nodiscard]] static std::uint64_t quantum_for(Bandwidth rate,
+                                                 std::uint64_t max_datagram_size) noexcept;
 
   // The bucket starts full, so the first quantum leaves at once.
   Pacer(std::uint64_t max_datagram_size, Instant now) noexcept;
 
   // Rate 0 turns pacing off: the bucket is always full.
   void set_rate(Bandwidth rate, Instant now) noexcept;
+  // The path now carries larger datagrams (path MTU discovery): the quantum follows.
+  void set_max_datagram_size(std::uint64_t bytes, Instant now) noexcept;
   [[nodiscard]] Bandwidth rate() const noexcept { return rate_; }
   [[nodiscard]] std::uint64_t quantum() const noexcept { return quantum_; }
   // Most tokens the bucket holds: the largest burst after an idle spell.

@@ -31,6 +31,7 @@ inline constexpr std::uint16_t kMaxStreamData = 1u << 4;  // for the streams in 
 inline constexpr std::uint16_t kResetStream = 1u << 5;    // idem
 inline constexpr std::uint16_t kClose = 1u << 6;
 inline constexpr std::uint16_t kBlockRequest = 1u << 7;  // BLOCK_REQUESTs: those standing
+inline constexpr std::uint16_t kPmtuProbe = 1u << 8;     // a path MTU probe: never sent again
 }  // namespace control_frame
 
 struct SentPacket {

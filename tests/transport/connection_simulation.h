@@ -27,6 +27,7 @@ struct LinkFaults {
   double reorder = 0;  // extra delay of up to 5 ms for this datagram
   double duplicate = 0;
   double corrupt = 0;
+  std::size_t drop_above = 0;  // larger datagrams vanish (a path MTU black hole); 0: none
 };
 
 struct Datagram {
@@ -56,6 +57,14 @@ class Simulation {
   // to one sendmmsg.
   const std::vector<std::size_t>& client_batches() const { return client_batches_; }
   void set_blackhole(bool on) { blackhole_ = on; }
+  // What both ends' nodes would report as the route's datagram limit
+  // (Connection::set_path_limit): the client's at once, the server's when it is accepted.
+  void set_path_limit(std::size_t bytes) {
+    path_limit_ = bytes;
+    client_->set_path_limit(bytes);
+  }
+  // Datagrams the link dropped for their size (LinkFaults::drop_above).
+  std::uint64_t too_large_dropped() const { return too_large_dropped_; }
 
   // Runs until `done` holds or `limit` of simulated time passed; false on the limit.
   template <typename Done, typename App>
@@ -91,6 +100,10 @@ class Simulation {
         return;
       }
       if (blackhole_ || chance(faults_.loss)) continue;
+      if (faults_.drop_above > 0 && size > faults_.drop_above) {
+        ++too_large_dropped_;
+        continue;
+      }
       Bytes bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(size));
       if (chance(faults_.corrupt)) bytes[rng_() % bytes.size()] ^= std::byte{0x20};
       Duration delay = delay_;
@@ -120,6 +133,7 @@ class Simulation {
               Connection::accept(server_config_, id(2), *packet, datagram.bytes.size(), now_);
           REQUIRE(accepted);
           server_ = std::move(*accepted);
+          if (path_limit_ > 0) server_->set_path_limit(path_limit_);
         } else {
           server_->receive(*packet, datagram.bytes.size(), now_);
         }
@@ -160,6 +174,8 @@ class Simulation {
   std::uint64_t sequence_ = 0;
   std::uint64_t corrupt_dropped_ = 0;
   bool blackhole_ = false;
+  std::size_t path_limit_ = 0;
+  std::uint64_t too_large_dropped_ = 0;
   std::vector<std::size_t> client_batches_;
 };
 

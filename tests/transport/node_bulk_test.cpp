@@ -68,6 +68,8 @@ void bulk_transfer(std::uint64_t total, Duration limit, PairIo io = {}) {
   faults.duplicate = 0.01;
   faults.corrupt = 0.001;
   ConnectionConfig connection;
+  // Base-size datagrams: the faults are per datagram, and each kind must hit many.
+  connection.params.max_datagram_size = dwcp::proto::kBaseDatagramSize;
   // Windows that keep a fast loopback path busy; every message fits in them.
   connection.params.initial_max_data = 16 << 20;
   connection.params.initial_max_stream_data = 8 << 20;

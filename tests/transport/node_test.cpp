@@ -17,6 +17,7 @@
 
 #include "tests/transport/node_pair.h"
 #include "transport/io_recording.h"
+#include "transport/route_mtu.h"
 
 using namespace dwcp::transport;
 using namespace dwcp::transport::test;
@@ -46,7 +47,10 @@ TEST_CASE("through loss, reordering, duplication and corruption every byte arriv
   faults.reorder = 0.02;
   faults.duplicate = 0.01;
   faults.corrupt = 0.001;
-  Pair pair(&faults);
+  // Base-size datagrams: the faults are per datagram, and this transfer needs thousands.
+  ConnectionConfig connection;
+  connection.params.max_datagram_size = dwcp::proto::kBaseDatagramSize;
+  Pair pair(&faults, connection);
   Transfer transfer(3, 1500, 4000);
   REQUIRE(pair.run(
       seconds(90), [&] { return transfer.done(pair); }, [&] { transfer.step(pair); }));
@@ -58,6 +62,41 @@ TEST_CASE("through loss, reordering, duplication and corruption every byte arriv
   CHECK(pair.client_faults->counters().corrupted > 0);
   // Corrupted datagrams were dropped by the checksum, never delivered.
   CHECK(pair.server_node->counters().bad_checksum + pair.server_node->counters().malformed > 0);
+}
+
+TEST_CASE("over loopback the datagrams grow to what the route carries: 64 KiB less headers") {
+  Pair pair;
+  Transfer transfer(2, 200, 64 * 1024);
+  REQUIRE(pair.run(
+      seconds(60), [&] { return transfer.done(pair); }, [&] { transfer.step(pair); }));
+  CHECK(transfer.mismatches == 0);
+  const std::size_t limit =
+      route_datagram_limit(pair.server_socket->local_address()).value_or(0);
+  CHECK(limit > dwcp::proto::kBaseDatagramSize);
+  CHECK(pair.client->max_datagram_size() == limit);
+  CHECK(pair.server->max_datagram_size() == limit);
+  const auto stats = pair.client->stats();
+  CHECK(stats.pmtu_probes_sent == 1);
+  CHECK(stats.bytes_sent > 4 * dwcp::proto::kBaseDatagramSize * stats.packets_sent);
+}
+
+TEST_CASE("past a path MTU black hole the datagrams settle below it and nothing is lost") {
+  FaultConfig faults;
+  faults.black_hole_above = 9000;
+  Pair pair(&faults);
+  Transfer transfer(2, 200, 64 * 1024);
+  REQUIRE(pair.run(
+      seconds(60), [&] { return transfer.done(pair); }, [&] { transfer.step(pair); }));
+  CHECK(transfer.mismatches == 0);
+  const auto stats = pair.client->stats();
+  MESSAGE("settled at ", pair.client->max_datagram_size(), " after ", stats.pmtu_probes_sent,
+          " probes, ", stats.pmtu_probes_lost, " lost");
+  CHECK(pair.client_faults->counters().too_large > 0);
+  CHECK(stats.pmtu_probes_lost > 0);
+  CHECK(stats.packets_lost == 0);  // lost probes are no congestion signal
+  CHECK(stats.stream_bytes_retransmitted == 0);
+  CHECK(pair.client->max_datagram_size() <= 9000);
+  CHECK(pair.client->max_datagram_size() > dwcp::proto::kBaseDatagramSize);
 }
 
 TEST_CASE("garbage sent to the port is counted and ignored; an unknown version is answered") {
@@ -249,9 +288,12 @@ TEST_CASE("bulk data leaves in full-size packets, consecutive ones joined in GSO
   RecordingBackend server_io(SocketAddress::loopback_v4(2222));
   client_io.link_to(&server_io);
   server_io.link_to(&client_io);
-  NodeConfig server_config;
+  // Base-size packets: the test is about how many of them fill a GSO buffer.
+  NodeConfig client_config;
+  client_config.connection.params.max_datagram_size = dwcp::proto::kBaseDatagramSize;
+  NodeConfig server_config = client_config;
   server_config.accept_connections = true;
-  Node client_node(client_io, NodeConfig{});
+  Node client_node(client_io, client_config);
   Node server_node(server_io, server_config);
   Connection* server = nullptr;
   server_node.on_accept([&](Connection& c, const SocketAddress&) {
