@@ -717,12 +717,6 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   const bool probing = probes_due_ > 0;
   bool may_send =
       probing || loss_.bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window();
-  if (may_send && !probing) {
-    // The first packet of a pass waits for a whole batch's worth of tokens; the rest of
-    // the pass (the same `now`) only for their own size.
-    const std::uint64_t due = last_paced_send_ == now ? max_datagram_size_ : paced_batch_bytes();
-    if (pacer_.next_send_time(now, due) > now) may_send = false;
-  }
   // One walk over the streams per packet for everything it may carry: there may be
   // thousands, and each of four questions used to walk them on its own.
   bool stream_credit_due = false;
@@ -733,6 +727,16 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
     stream_credit_due = stream_credit_due || stream.max_stream_data_due;
     block_requests = block_requests || (stream.blocks_in && stream.blocks_in->has_due_requests());
     data_waiting = data_waiting || stream.send.has_data_to_send();
+  }
+  // The pacer spaces out data. A packet of control frames alone does not wait for it:
+  // pacer_hold() sets no timer for one, so after a burst that emptied the bucket (a
+  // path MTU probe) a credit update could wait for the next packet from the peer, which
+  // may be waiting for that credit.
+  if (may_send && !probing && data_waiting) {
+    // The first packet of a pass waits for a whole batch's worth of tokens; the rest of
+    // the pass (the same `now`) only for their own size.
+    const std::uint64_t due = last_paced_send_ == now ? max_datagram_size_ : paced_batch_bytes();
+    if (pacer_.next_send_time(now, due) > now) may_send = false;
   }
   const bool control_due = max_data_due_ || stream_credit_due || block_requests;
   if (!ack_due && !(may_send && (probing || control_due || data_waiting))) return 0;

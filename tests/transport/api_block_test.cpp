@@ -134,20 +134,22 @@ TEST_CASE("a random block workload arrives exact through faults; deltas save byt
   CHECK(mismatches == 0);
   CHECK(out_of_order == 0);
 
-  // Statistics are published every millisecond or so: wait for the last of them.
+  std::uint64_t block_bytes = 0;
+  for (const auto& [key, block] : plan) block_bytes += block.size();
+  // Statistics are published every millisecond or so: wait for the last of them (blocks
+  // are counted when queued, their bytes when sent, so both must have caught up).
   dwcp::transport::ConnectionStats client{};
   dwcp::transport::ConnectionStats server{};
   for (int i = 0; i < 200; ++i) {
     client = pair.client_side.stats();
     server = pair.server_side.stats();
     if (server.blocks_received == kBlocks &&
-        client.blocks_sent_whole + client.blocks_sent_delta == kBlocks) {
+        client.blocks_sent_whole + client.blocks_sent_delta == kBlocks &&
+        client.stream_bytes_sent + client.block_bytes_saved == block_bytes) {
       break;
     }
     pair.client_side.wait(pair.client_side.events(), 5ms);
   }
-  std::uint64_t block_bytes = 0;
-  for (const auto& [key, block] : plan) block_bytes += block.size();
   MESSAGE(kBlocks, " blocks, ", block_bytes, " bytes: ", client.blocks_sent_delta, " as deltas, ",
           client.block_bytes_saved, " bytes saved; ", client.stream_bytes_sent,
           " stream bytes sent, ", client.stream_bytes_retransmitted, " again; ",

@@ -456,3 +456,18 @@ TEST_CASE("ACKs that arrive in a burst widen the window by the excess, within a 
   CHECK(bbr.congestion_window() <=
         2 * bdp + 3 * Pacer::kMaxQuantum + bytes_in(k100Mbit, milliseconds(100)));
 }
+
+TEST_CASE("every controller's window holds a datagram of the size path MTU discovery found") {
+  // A side that only answers gets few ACKs to grow its window on: it must still be able
+  // to send one datagram of the new size (its credit updates), whatever the window was.
+  for (auto algorithm :
+       {CongestionAlgorithm::bbr, CongestionAlgorithm::cubic, CongestionAlgorithm::fixed}) {
+    CAPTURE(to_string(algorithm));
+    CongestionConfig config;
+    config.fixed_rate = 1'000'000;
+    auto controller = make_congestion_controller(algorithm, config);
+    REQUIRE(controller->congestion_window() < 65507);
+    controller->on_datagram_size(65507);
+    CHECK(controller->congestion_window() >= config.minimum_window_packets * 65507);
+  }
+}

@@ -63,6 +63,9 @@ class Simulation {
     path_limit_ = bytes;
     client_->set_path_limit(bytes);
   }
+  // The server sends only when a datagram reached it or its timer fired, as a node's
+  // thread that sleeps until then; by default it is asked on every step.
+  void set_server_event_driven(bool on) { server_event_driven_ = on; }
   // Datagrams the link dropped for their size (LinkFaults::drop_above).
   std::uint64_t too_large_dropped() const { return too_large_dropped_; }
 
@@ -73,7 +76,8 @@ class Simulation {
     while (now_ < end) {
       app(*this);
       flush(*client_, false);
-      if (server_) flush(*server_, true);
+      if (server_ && (!server_event_driven_ || server_woken_)) flush(*server_, true);
+      server_woken_ = false;
       deliver();
       fire_timers();
       if (done(*this)) return true;
@@ -138,6 +142,7 @@ class Simulation {
           server_->receive(*packet, datagram.bytes.size(), now_);
         }
         to_server = true;
+        server_woken_ = true;
       } else {
         client_->receive(*packet, datagram.bytes.size(), now_);
         to_client = true;
@@ -151,7 +156,10 @@ class Simulation {
     for (Connection* c : {client_.get(), server_.get()}) {
       if (c == nullptr) continue;
       const auto timer = c->next_timer();
-      if (timer && *timer <= now_) c->on_timer(now_);
+      if (timer && *timer <= now_) {
+        c->on_timer(now_);
+        if (c == server_.get()) server_woken_ = true;
+      }
     }
   }
 
@@ -175,6 +183,8 @@ class Simulation {
   std::uint64_t corrupt_dropped_ = 0;
   bool blackhole_ = false;
   std::size_t path_limit_ = 0;
+  bool server_event_driven_ = false;
+  bool server_woken_ = false;
   std::uint64_t too_large_dropped_ = 0;
   std::vector<std::size_t> client_batches_;
 };

@@ -220,6 +220,25 @@ TEST_CASE("path MTU discovery: datagrams grow to the route's limit once a probe 
   }
 }
 
+TEST_CASE("path MTU discovery: a receiver that only wakes for packets keeps its credit coming") {
+  // The receiver's 64 KiB probe empties its pacer's bucket; the credit updates it then
+  // owes must not wait for the pacer, which sets no timer for control frames alone: the
+  // sender, out of credit, sends nothing that would wake the receiver again.
+  ConnectionConfig small_window = config();
+  small_window.params.initial_max_stream_data = 64 * 1024;
+  small_window.params.initial_max_data = 128 * 1024;
+  Simulation sim(config(), small_window, milliseconds(5), {}, 7);
+  sim.set_path_limit(kMaxDatagramSize);
+  sim.set_server_event_driven(true);
+  Transfer transfer{1, 400, 20000, {}, {}, {}, 0};
+  REQUIRE(sim.run(
+      std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
+      [&](Simulation& s) { transfer.step(s); }));
+  CHECK(transfer.mismatches == 0);
+  CHECK(sim.server()->max_datagram_size() == kMaxDatagramSize);
+  CHECK(sim.server()->stats().pmtu_probes_sent == 1);
+}
+
 TEST_CASE("path MTU discovery: the peer's max_datagram_size bounds the probes") {
   ConnectionConfig small = config();
   small.params.max_datagram_size = 2000;

@@ -70,8 +70,7 @@ TEST_CASE("over loopback the datagrams grow to what the route carries: 64 KiB le
   REQUIRE(pair.run(
       seconds(60), [&] { return transfer.done(pair); }, [&] { transfer.step(pair); }));
   CHECK(transfer.mismatches == 0);
-  const std::size_t limit =
-      route_datagram_limit(pair.server_socket->local_address()).value_or(0);
+  const std::size_t limit = route_datagram_limit(pair.server_socket->local_address()).value_or(0);
   CHECK(limit > dwcp::proto::kBaseDatagramSize);
   CHECK(pair.client->max_datagram_size() == limit);
   CHECK(pair.server->max_datagram_size() == limit);
