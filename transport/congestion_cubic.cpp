@@ -48,7 +48,9 @@ void CubicController::on_datagram_size(std::uint64_t bytes) noexcept {
   }
   max_datagram_size_ = size;
   minimum_window_ = minimum_window_packets_ * size;
-  state_.window = std::max(state_.window, minimum_window_);
+  // The saved state too: undoing a spurious loss must not restore a window that cannot
+  // hold one datagram of the new size.
+  for (State* s : {&state_, &saved_}) s->window = std::max(s->window, minimum_window_);
 }
 
 std::uint64_t CubicController::congestion_window() const noexcept {

@@ -81,8 +81,6 @@ class Connection::Recovery final : public PacketVisitor {
   void on_lost(const SentPacket& packet) override {
     flush_acked();
     if ((packet.control & control_frame::kPmtuProbe) != 0) {
-      ++probes_lost_;
-      probe_bytes_lost_ += packet.bytes;
       c_.on_pmtu_probe_lost(packet.bytes);
       return;
     }
@@ -141,12 +139,6 @@ class Connection::Recovery final : public PacketVisitor {
     acked_ = chunk;
   }
 
- public:
-  // Path MTU probes declared lost: the congestion controller is not told of them.
-  std::uint64_t probes_lost_ = 0;
-  std::uint64_t probe_bytes_lost_ = 0;
-
- private:
   Connection& c_;
   Instant now_;
   std::optional<StreamChunk> acked_;
@@ -194,9 +186,12 @@ void Connection::set_congestion(CongestionAlgorithm algorithm, Bandwidth fixed_r
   config_.congestion = algorithm;
   config_.fixed_rate = fixed_rate;
   CongestionConfig cc;
-  cc.max_datagram_size = max_datagram_size_;
+  // Built for the base size, as at the start (its initial window counts datagrams), then
+  // told the size path MTU discovery found.
+  cc.max_datagram_size = start_datagram_size(config_);
   cc.fixed_rate = fixed_rate;
   congestion_ = make_congestion_controller(algorithm, cc);
+  if (max_datagram_size_ != cc.max_datagram_size) congestion_->on_datagram_size(max_datagram_size_);
   pacer_.set_rate(congestion_->pacing_rate(), now);
 }
 
@@ -245,6 +240,9 @@ void Connection::set_peer_params(const proto::TransportParameters& params) {
 
 void Connection::set_path_limit(std::size_t bytes) {
   path_limit_ = std::clamp<std::size_t>(bytes, proto::kMinDatagramSize, proto::kMaxDatagramSize);
+  // A new path starts over from the base size: what crossed the old one proves nothing.
+  set_datagram_size(std::min(max_datagram_size_, start_datagram_size(config_)), last_activity_);
+  probe_bytes_in_flight_ = 0;
   update_datagram_limits();
 }
 
@@ -252,14 +250,27 @@ void Connection::update_datagram_limits() {
   const auto ceiling = static_cast<std::size_t>(std::min<std::uint64_t>(
       {config_.params.max_datagram_size, peer_params_.max_datagram_size, path_limit_}));
   // A smaller limit applies at once; a larger size waits for a probe to prove it.
-  max_datagram_size_ = std::min(max_datagram_size_, ceiling);
+  set_datagram_size(std::min(max_datagram_size_, ceiling), last_activity_);
   probe_size_ = ceiling > max_datagram_size_ ? ceiling : 0;
   probe_failed_ = 0;
   probe_losses_ = 0;
 }
 
+void Connection::set_datagram_size(std::size_t size, Instant now) {
+  if (size == max_datagram_size_) return;
+  max_datagram_size_ = size;
+  congestion_->on_datagram_size(size);
+  pacer_.set_max_datagram_size(size, now);
+}
+
+std::uint64_t Connection::window_bytes_in_flight() const noexcept {
+  // A probe in flight does not hold data back: it may be as large as the whole window.
+  const std::uint64_t in_flight = loss_.bytes_in_flight();
+  return in_flight - std::min<std::uint64_t>(in_flight, probe_bytes_in_flight_);
+}
+
 bool Connection::pmtu_probe_due() const noexcept {
-  return probe_size_ > max_datagram_size_ && !probe_in_flight_ &&
+  return probe_size_ > max_datagram_size_ && probe_bytes_in_flight_ == 0 &&
          state_ == ConnectionState::established && hello_acked_ && address_validated_;
 }
 
@@ -282,25 +293,21 @@ std::size_t Connection::send_pmtu_probe(std::span<std::byte> out, Instant now) {
   sent.in_flight = true;
   sent.control = control_frame::kPmtuProbe;
   ++next_packet_number_;
-  probe_in_flight_ = true;
+  probe_bytes_in_flight_ = sent.bytes;
   ++stats_.pmtu_probes_sent;
   record_sent(sent, now);
   return *size;
 }
 
 void Connection::on_pmtu_probe_acked(std::size_t size, Instant now) {
-  probe_in_flight_ = false;
+  probe_bytes_in_flight_ = 0;
   probe_losses_ = 0;
-  if (size > max_datagram_size_) {
-    max_datagram_size_ = size;
-    congestion_->on_datagram_size(size);
-    pacer_.set_max_datagram_size(size, now);
-  }
+  if (size > max_datagram_size_) set_datagram_size(size, now);
   probe_size_ = next_probe_size(max_datagram_size_, probe_failed_);
 }
 
 void Connection::on_pmtu_probe_lost(std::size_t size) {
-  probe_in_flight_ = false;
+  probe_bytes_in_flight_ = 0;
   ++stats_.pmtu_probes_lost;
   if (size != probe_size_ || ++probe_losses_ < kMaxPmtuProbeLosses) return;
   probe_losses_ = 0;
@@ -558,16 +565,14 @@ void Connection::on_ack_frame(const proto::AckFrame& ack, Instant now) {
     event.rate = outcome->rate;
     congestion_->on_ack(event);
   }
-  report_losses(*outcome, recovery, now);
+  report_losses(*outcome, now);
   if (outcome->spurious_losses > 0) congestion_->on_spurious_loss(now);
   stats_.spurious_losses += outcome->spurious_losses;
   pacer_.set_rate(congestion_->pacing_rate(), now);
 }
 
 // Tells the controller about packets an ACK or a timeout declared lost.
-void Connection::report_losses(RecoveryOutcome outcome, const Recovery& recovery, Instant now) {
-  outcome.lost_packets -= std::min(outcome.lost_packets, recovery.probes_lost_);
-  outcome.lost_bytes -= std::min(outcome.lost_bytes, recovery.probe_bytes_lost_);
+void Connection::report_losses(const RecoveryOutcome& outcome, Instant now) {
   stats_.packets_lost += outcome.lost_packets;
   if (outcome.lost_bytes == 0) return;
   LossEvent event;
@@ -716,7 +721,7 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   const bool ack_due = acks_.ack_due(now);
   const bool probing = probes_due_ > 0;
   bool may_send =
-      probing || loss_.bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window();
+      probing || window_bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window();
   // One walk over the streams per packet for everything it may carry: there may be
   // thousands, and each of four questions used to walk them on its own.
   bool stream_credit_due = false;
@@ -924,7 +929,7 @@ std::optional<Instant> Connection::next_timer() const noexcept {
 std::optional<Instant> Connection::pacer_hold() const noexcept {
   // Data held back only by the pacer: the connection wants send() once the bucket refills.
   if (state_ == ConnectionState::established &&
-      loss_.bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window() &&
+      window_bytes_in_flight() + max_datagram_size_ <= congestion_->congestion_window() &&
       std::any_of(streams_.begin(), streams_.end(),
                   [](const auto& entry) { return entry.second.send.has_data_to_send(); })) {
     return pacer_.held_until(paced_batch_bytes());
@@ -954,7 +959,7 @@ void Connection::on_timer(Instant now) {
     Recovery recovery(*this, now);
     const RecoveryOutcome outcome = loss_.on_timeout(now, recovery);
     recovery.flush_acked();
-    report_losses(outcome, recovery, now);
+    report_losses(outcome, now);
     pacer_.set_rate(congestion_->pacing_rate(), now);
     if (outcome.probes_to_send > 0) {
       probes_due_ += outcome.probes_to_send;

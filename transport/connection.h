@@ -134,7 +134,8 @@ class Connection {
   // transport/route_mtu.h). Once established, the connection probes with PMTU_PROBE
   // packets up to the smallest of this and both sides' max_datagram_size, and sends
   // datagrams of the largest size acknowledged (docs/protocol.md §7.5). Until it is
-  // called, the connection keeps to proto::kBaseDatagramSize.
+  // called, the connection keeps to proto::kBaseDatagramSize. Called again (the peer's
+  // address changed), it starts over from that size.
   void set_path_limit(std::size_t bytes);
 
   // A packet for this connection whose trailer verified. A frame that breaks the protocol
@@ -241,8 +242,7 @@ class Connection {
   void on_retry(const proto::ParsedPacket& packet);
   void process_frame(const proto::Frame& frame, proto::PacketType type, Instant now);
   void on_ack_frame(const proto::AckFrame& ack, Instant now);
-  // Lost path MTU probes (`recovery` counted them) are no congestion signal.
-  void report_losses(RecoveryOutcome outcome, const Recovery& recovery, Instant now);
+  void report_losses(const RecoveryOutcome& outcome, Instant now);
   void on_stream_frame(const proto::StreamFrame& frame, Instant now);
   void on_delta_block_frame(const proto::DeltaBlockFrame& frame, Instant now);
   void on_block_request(const proto::BlockRequestFrame& frame);
@@ -261,6 +261,10 @@ class Connection {
   void fail(proto::TransportError error, std::string_view reason, Instant now);
 
   void update_datagram_limits();
+  // Makes `size` the datagram size; the controller and the pacer follow.
+  void set_datagram_size(std::size_t size, Instant now);
+  // Bytes in flight that count against the window: all but a path MTU probe's.
+  [[nodiscard]] std::uint64_t window_bytes_in_flight() const noexcept;
   [[nodiscard]] bool pmtu_probe_due() const noexcept;
   std::size_t send_pmtu_probe(std::span<std::byte> out, Instant now);
   void on_pmtu_probe_acked(std::size_t size, Instant now);
@@ -290,10 +294,10 @@ class Connection {
   // Path MTU discovery: a search between max_datagram_size_ (acknowledged) and the
   // smallest size whose probes were all lost, below the limit set_path_limit() gave.
   std::size_t path_limit_ = proto::kBaseDatagramSize;
-  std::size_t probe_size_ = 0;      // the next probe's size; 0: the search is over
-  std::size_t probe_failed_ = 0;    // smallest size lost kMaxPmtuProbeLosses times; 0: none
-  std::uint32_t probe_losses_ = 0;  // of probe_size_, in a row
-  bool probe_in_flight_ = false;
+  std::size_t probe_size_ = 0;             // the next probe's size; 0: the search is over
+  std::size_t probe_failed_ = 0;           // smallest size lost kMaxPmtuProbeLosses times; 0: none
+  std::uint32_t probe_losses_ = 0;         // of probe_size_, in a row
+  std::size_t probe_bytes_in_flight_ = 0;  // the probe sent and not yet acked or lost; 0: none
 
   LossDetector loss_;
   AckScheduler acks_;

@@ -3,6 +3,13 @@
 #include <algorithm>
 
 namespace dwcp::transport {
+namespace {
+
+bool is_pmtu_probe(const SentPacket& packet) noexcept {
+  return (packet.control & control_frame::kPmtuProbe) != 0;
+}
+
+}  // namespace
 
 void SentPacketQueue::pop_front() noexcept {
   ++head_;
@@ -81,10 +88,16 @@ proto::Result<RecoveryOutcome> LossDetector::on_ack(Instant now,
       SentPacket& packet = *it;
       if (packet.state == SentPacket::State::acked) continue;  // a duplicate ACK
       if (packet.state == SentPacket::State::lost) {
+        packet.state = SentPacket::State::acked;
+        // A path MTU probe's loss was never a congestion signal, so its arrival undoes
+        // nothing; but its size did cross the path.
+        if (is_pmtu_probe(packet)) {
+          visitor.on_acked(packet);
+          continue;
+        }
         // Declared lost, yet it arrived: the loss was spurious. Its data went out again
         // already; the acknowledgement still counts for delivery.
         ++outcome.spurious_losses;
-        packet.state = SentPacket::State::acked;
         continue;
       }
       packet.state = SentPacket::State::acked;
@@ -171,13 +184,15 @@ Duration LossDetector::loss_delay() const noexcept {
 
 void LossDetector::mark_lost(SentPacket& packet, PacketVisitor& visitor, RecoveryOutcome& outcome) {
   packet.state = SentPacket::State::lost;
-  ++outcome.lost_packets;
-  if (packet.in_flight) {
-    bytes_in_flight_ -= packet.bytes;
-    outcome.lost_bytes += packet.bytes;
-  }
+  if (packet.in_flight) bytes_in_flight_ -= packet.bytes;
   if (packet.ack_eliciting) --ack_eliciting_in_flight_;
-  outcome.largest_lost_sent_time = std::max(outcome.largest_lost_sent_time, packet.sent_time);
+  // A lost path MTU probe says the path is narrower, not congested: the outcome, which the
+  // congestion controller reads, leaves it out.
+  if (!is_pmtu_probe(packet)) {
+    ++outcome.lost_packets;
+    if (packet.in_flight) outcome.lost_bytes += packet.bytes;
+    outcome.largest_lost_sent_time = std::max(outcome.largest_lost_sent_time, packet.sent_time);
+  }
   visitor.on_lost(packet);
 }
 
@@ -193,7 +208,7 @@ void LossDetector::detect_losses(Instant now, PacketVisitor& visitor, RecoveryOu
     const bool by_count = largest_acked_ - packet.packet_number >= config_.packet_threshold;
     const bool by_time = packet.sent_time + delay <= now;
     if (by_count || by_time) {
-      if (packet.ack_eliciting) {
+      if (packet.ack_eliciting && !is_pmtu_probe(packet)) {
         if (!first_lost_time) first_lost_time = packet.sent_time;
         last_lost_time = packet.sent_time;
       }

@@ -80,6 +80,9 @@ struct LossDetectorConfig {
 struct RecoveryOutcome {
   std::uint64_t acked_packets = 0;
   std::uint64_t acked_bytes = 0;  // in-flight bytes newly acknowledged
+  // Path MTU probes (control_frame::kPmtuProbe) are left out of the losses, of their
+  // times and of the spurious ones: they signal a narrow path, not congestion. The visitor
+  // sees them all, a late acknowledgement of one too.
   std::uint64_t lost_packets = 0;
   std::uint64_t lost_bytes = 0;
   std::uint64_t spurious_losses = 0;  // packets declared lost, then acknowledged

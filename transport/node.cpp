@@ -212,7 +212,12 @@ void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddr
       entry->connection->receive(*packet, datagram.size(), now);
       // Follow a peer whose address or port changed, but only for a packet the connection
       // took as new: a replayed copy sent from elsewhere must not redirect the connection.
-      if (entry->connection->packets_received() != taken) entry->peer = from;
+      if (entry->connection->packets_received() != taken && from != entry->peer) {
+        entry->peer = from;
+        // A new path: the datagram size starts over, up to what the new route carries.
+        entry->connection->set_path_limit(
+            route_datagram_limit(from).value_or(proto::kBaseDatagramSize));
+      }
       touched_.push_back(entry);
     } else if (packet->header.type == proto::PacketType::initial) {
       accept_initial(*packet, datagram.size(), from, now);

@@ -1,6 +1,7 @@
 // The largest UDP payload the local route to a peer carries unfragmented: the MTU the
 // kernel keeps for the route (IP_MTU / IPV6_MTU of a socket connected to the peer), less
-// the IP and UDP headers. 65,507 bytes on IPv4 loopback, 1,472 over Ethernet.
+// the IP and UDP headers, at most kMaxUdpPayload: 65,507 bytes on loopback, 1,472 over
+// Ethernet.
 //
 // An upper bound for path MTU discovery, never a promise: a smaller link further on is
 // what the connection's probes find (docs/protocol.md §7.5).

@@ -239,6 +239,23 @@ TEST_CASE("path MTU discovery: a receiver that only wakes for packets keeps its 
   CHECK(sim.server()->stats().pmtu_probes_sent == 1);
 }
 
+TEST_CASE("path MTU discovery: a new path starts over from the base size") {
+  Simulation sim(config(), config(), milliseconds(5), {}, 8);
+  sim.set_path_limit(9000);
+  Transfer transfer{1, 100, 20000, {}, {}, {}, 0};
+  REQUIRE(sim.run(
+      std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
+      [&](Simulation& s) { transfer.step(s); }));
+  REQUIRE(sim.client().max_datagram_size() == 9000);
+  // The peer moved (the node saw a new address): nothing proven on the old path holds.
+  sim.client().set_path_limit(9000);
+  CHECK(sim.client().max_datagram_size() == kBaseDatagramSize);
+  (void)sim.run(
+      std::chrono::seconds(1), [](Simulation&) { return false; }, [](Simulation&) {});
+  CHECK(sim.client().max_datagram_size() == 9000);
+  CHECK(sim.client().stats().pmtu_probes_sent == 2);
+}
+
 TEST_CASE("path MTU discovery: the peer's max_datagram_size bounds the probes") {
   ConnectionConfig small = config();
   small.params.max_datagram_size = 2000;

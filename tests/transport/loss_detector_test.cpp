@@ -85,6 +85,34 @@ TEST_CASE("three later packets acknowledged declare a packet lost; a late ACK fl
   CHECK(spurious->acked_packets == 0);
 }
 
+TEST_CASE("a lost path MTU probe is no congestion signal, and its late ACK reaches the visitor") {
+  LossDetector detector(config());
+  Recorder recorder;
+  const Instant t0 = kSimulatedEpoch;
+  for (std::uint64_t pn = 0; pn < 6; ++pn) {
+    SentPacket p = data_packet(pn, t0);
+    if (pn == 1) {
+      p.bytes = 9000;
+      p.control = control_frame::kPmtuProbe;
+    }
+    detector.on_packet_sent(p, false);
+  }
+  const PacketRange gap[] = {{2, 5}, {0, 0}};
+  auto outcome = detector.on_ack(t0 + milliseconds(30), gap, Duration{}, recorder);
+  REQUIRE(outcome);
+  // The visitor hears of the loss; the outcome the controller reads does not.
+  CHECK(recorder.lost == std::vector<std::uint64_t>{1});
+  CHECK(outcome->lost_packets == 0);
+  CHECK(outcome->lost_bytes == 0);
+  CHECK(detector.bytes_in_flight() == 0);
+
+  const PacketRange late[] = {{0, 5}};
+  auto spurious = detector.on_ack(t0 + milliseconds(31), late, Duration{}, recorder);
+  REQUIRE(spurious);
+  CHECK(spurious->spurious_losses == 0);  // nothing for the controller to undo
+  CHECK(recorder.acked.back() == 1);      // the size did cross
+}
+
 TEST_CASE("a reordered packet short of the threshold is lost only when its time is up") {
   LossDetector detector(config());
   Recorder recorder;

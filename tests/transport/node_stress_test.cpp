@@ -76,6 +76,9 @@ TEST_CASE("1000 concurrent streams on one connection each arrive byte-exact and 
   // partial messages and stall for good, unless the sender starts a message only when the
   // credit covers it (Connection's reserved credit): a small window proves it does.
   connection.params.initial_max_data = 256 << 10;
+  // Base-size datagrams: interleaving is counted per packet, and a 64 KiB one holds at
+  // most SentPacket::kMaxChunks streams' bytes.
+  connection.params.max_datagram_size = dwcp::proto::kBaseDatagramSize;
   FaultConfig faults;
   faults.seed = 1000;
   faults.drop = 0.01;

@@ -1,6 +1,6 @@
 // The route's datagram limit, checked against the MTU the kernel gives the loopback
-// interface: the limit is that MTU less the IP and UDP headers, within what an IP packet
-// can hold.
+// interface: the limit is that MTU less the IP and UDP headers, within what the I/O
+// backends' buffers hold (65,507 bytes).
 #include "transport/route_mtu.h"
 
 #include <doctest/doctest.h>
@@ -35,7 +35,7 @@ TEST_CASE("the limit to an IPv6 loopback peer is lo's MTU less 48 bytes of heade
     MESSAGE("no IPv6 route to ::1 on this machine");
     return;
   }
-  CHECK(limit.value_or(0) == std::min<std::size_t>(loopback_mtu() - 48, 65527));
+  CHECK(limit.value_or(0) == std::min<std::size_t>(loopback_mtu() - 48, 65507));
 }
 
 TEST_CASE("an unspecified address has no route and so no limit") {
