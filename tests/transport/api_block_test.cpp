@@ -36,6 +36,8 @@ NodeOptions faulty_options(std::uint64_t seed) {
   NodeOptions options;
   options.bind = SocketAddress::loopback_v4(0);
   options.faults.seed = seed;
+  // Base-size datagrams: the faults are per datagram, and the checks below need them to hit.
+  options.connection.params.max_datagram_size = dwcp::proto::kBaseDatagramSize;
   options.faults.drop = 0.03;
   options.faults.reorder = 0.02;
   options.faults.duplicate = 0.01;
