@@ -67,9 +67,7 @@ class Connection::Recovery final : public PacketVisitor {
   void on_acked(const SentPacket& packet) override {
     for (std::size_t i = 0; i < packet.chunk_count; ++i) add_acked(packet.chunks[i]);
     if ((packet.control & control_frame::kHandshake) != 0) c_.hello_acked_ = true;
-    if ((packet.control & control_frame::kPmtuProbe) != 0) {
-      c_.on_pmtu_probe_acked(packet.bytes, now_);
-    }
+    if (packet.is_pmtu_probe()) c_.on_pmtu_probe_acked(packet.bytes, now_);
     // The peer saw our ACK: what it covered need not be acknowledged again.
     auto it = c_.find_ack_sent_in(packet.packet_number);
     if (it != c_.ack_sent_in_.end()) {
@@ -80,7 +78,7 @@ class Connection::Recovery final : public PacketVisitor {
 
   void on_lost(const SentPacket& packet) override {
     flush_acked();
-    if ((packet.control & control_frame::kPmtuProbe) != 0) {
+    if (packet.is_pmtu_probe()) {
       c_.on_pmtu_probe_lost(packet.bytes);
       return;
     }

@@ -3,13 +3,6 @@
 #include <algorithm>
 
 namespace dwcp::transport {
-namespace {
-
-bool is_pmtu_probe(const SentPacket& packet) noexcept {
-  return (packet.control & control_frame::kPmtuProbe) != 0;
-}
-
-}  // namespace
 
 void SentPacketQueue::pop_front() noexcept {
   ++head_;
@@ -91,7 +84,7 @@ proto::Result<RecoveryOutcome> LossDetector::on_ack(Instant now,
         packet.state = SentPacket::State::acked;
         // A path MTU probe's loss was never a congestion signal, so its arrival undoes
         // nothing; but its size did cross the path.
-        if (is_pmtu_probe(packet)) {
+        if (packet.is_pmtu_probe()) {
           visitor.on_acked(packet);
           continue;
         }
@@ -188,7 +181,7 @@ void LossDetector::mark_lost(SentPacket& packet, PacketVisitor& visitor, Recover
   if (packet.ack_eliciting) --ack_eliciting_in_flight_;
   // A lost path MTU probe says the path is narrower, not congested: the outcome, which the
   // congestion controller reads, leaves it out.
-  if (!is_pmtu_probe(packet)) {
+  if (!packet.is_pmtu_probe()) {
     ++outcome.lost_packets;
     if (packet.in_flight) outcome.lost_bytes += packet.bytes;
     outcome.largest_lost_sent_time = std::max(outcome.largest_lost_sent_time, packet.sent_time);
@@ -208,7 +201,7 @@ void LossDetector::detect_losses(Instant now, PacketVisitor& visitor, RecoveryOu
     const bool by_count = largest_acked_ - packet.packet_number >= config_.packet_threshold;
     const bool by_time = packet.sent_time + delay <= now;
     if (by_count || by_time) {
-      if (packet.ack_eliciting && !is_pmtu_probe(packet)) {
+      if (packet.ack_eliciting && !packet.is_pmtu_probe()) {
         if (!first_lost_time) first_lost_time = packet.sent_time;
         last_lost_time = packet.sent_time;
       }

@@ -12,6 +12,12 @@
 namespace dwcp::transport {
 namespace {
 
+// What a connection to `peer` may probe up to (Connection::set_path_limit): the route's
+// limit, or the base size where the kernel will not say.
+std::size_t path_limit_to(const SocketAddress& peer) noexcept {
+  return route_datagram_limit(peer).value_or(proto::kBaseDatagramSize);
+}
+
 constexpr std::size_t kReceiveSlots = 32;
 constexpr std::size_t kReceiveSlotBytes = 65536;  // one GRO buffer
 constexpr std::size_t kSendMemory = std::size_t{1} << 20;
@@ -69,7 +75,7 @@ Connection& Node::connect(const SocketAddress& peer, Instant now) {
   auto entry = std::make_unique<Entry>();
   entry->connection = Connection::connect(config_.connection, local, initial_remote, now);
   entry->peer = peer;
-  entry->connection->set_path_limit(route_datagram_limit(peer).value_or(proto::kBaseDatagramSize));
+  entry->connection->set_path_limit(path_limit_to(peer));
   by_id_[key_of(local.bytes())] = entry.get();
   last_found_ = nullptr;
   entries_.push_back(std::move(entry));
@@ -215,8 +221,7 @@ void Node::handle_datagram(std::span<const std::byte> datagram, const SocketAddr
       if (entry->connection->packets_received() != taken && from != entry->peer) {
         entry->peer = from;
         // A new path: the datagram size starts over, up to what the new route carries.
-        entry->connection->set_path_limit(
-            route_datagram_limit(from).value_or(proto::kBaseDatagramSize));
+        entry->connection->set_path_limit(path_limit_to(from));
       }
       touched_.push_back(entry);
     } else if (packet->header.type == proto::PacketType::initial) {
@@ -281,7 +286,7 @@ void Node::accept_initial(const proto::ParsedPacket& packet, std::size_t datagra
     ++counters_.refused;
     return;
   }
-  entry->connection->set_path_limit(route_datagram_limit(from).value_or(proto::kBaseDatagramSize));
+  entry->connection->set_path_limit(path_limit_to(from));
   by_id_[key_of(entry->connection->local_id().bytes())] = entry.get();
   // Without a Retry the client's Initials keep its own DCID until it hears from us.
   if (keep_initial_dcid) by_id_[key_of(packet.header.dcid.bytes())] = entry.get();

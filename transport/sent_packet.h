@@ -60,6 +60,11 @@ struct SentPacket {
   std::uint8_t chunk_count = 0;
   std::uint16_t control = 0;  // control_frame bits
 
+  // A path MTU probe: its loss is no congestion signal (docs/protocol.md §7.5).
+  [[nodiscard]] bool is_pmtu_probe() const noexcept {
+    return (control & control_frame::kPmtuProbe) != 0;
+  }
+
   // Bookkeeping of the loss detector.
   enum class State : std::uint8_t { in_flight, acked, lost };
   State state = State::in_flight;

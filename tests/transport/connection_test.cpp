@@ -91,6 +91,19 @@ struct Transfer {
   }
 };
 
+// Runs `transfer` over `sim` until it is done; false on the limit.
+bool run_transfer(Simulation& sim, Transfer& transfer, Duration limit) {
+  return sim.run(
+      limit, [&](Simulation& s) { return transfer.done(s); },
+      [&](Simulation& s) { transfer.step(s); });
+}
+
+// Lets `sim` run for `duration` with no application at work.
+void idle(Simulation& sim, Duration duration) {
+  (void)sim.run(
+      duration, [](Simulation&) { return false; }, [](Simulation&) {});
+}
+
 ConnectionConfig config(CongestionAlgorithm algorithm = CongestionAlgorithm::bbr) {
   ConnectionConfig c;
   c.congestion = algorithm;
@@ -203,9 +216,7 @@ TEST_CASE("path MTU discovery: datagrams grow to the route's limit once a probe 
     sim.set_path_limit(9000);
     CHECK(sim.client().max_datagram_size() == kBaseDatagramSize);
     Transfer transfer{2, 300, 20000, {}, {}, {}, 0};
-    REQUIRE(sim.run(
-        std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
-        [&](Simulation& s) { transfer.step(s); }));
+    REQUIRE(run_transfer(sim, transfer, std::chrono::seconds(30)));
     CHECK(transfer.mismatches == 0);
     for (Connection* c : {&sim.client(), sim.server()}) {
       const auto stats = c->stats();
@@ -231,9 +242,7 @@ TEST_CASE("path MTU discovery: a receiver that only wakes for packets keeps its 
   sim.set_path_limit(kMaxDatagramSize);
   sim.set_server_event_driven(true);
   Transfer transfer{1, 400, 20000, {}, {}, {}, 0};
-  REQUIRE(sim.run(
-      std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
-      [&](Simulation& s) { transfer.step(s); }));
+  REQUIRE(run_transfer(sim, transfer, std::chrono::seconds(30)));
   CHECK(transfer.mismatches == 0);
   CHECK(sim.server()->max_datagram_size() == kMaxDatagramSize);
   CHECK(sim.server()->stats().pmtu_probes_sent == 1);
@@ -243,15 +252,12 @@ TEST_CASE("path MTU discovery: a new path starts over from the base size") {
   Simulation sim(config(), config(), milliseconds(5), {}, 8);
   sim.set_path_limit(9000);
   Transfer transfer{1, 100, 20000, {}, {}, {}, 0};
-  REQUIRE(sim.run(
-      std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
-      [&](Simulation& s) { transfer.step(s); }));
+  REQUIRE(run_transfer(sim, transfer, std::chrono::seconds(30)));
   REQUIRE(sim.client().max_datagram_size() == 9000);
   // The peer moved (the node saw a new address): nothing proven on the old path holds.
   sim.client().set_path_limit(9000);
   CHECK(sim.client().max_datagram_size() == kBaseDatagramSize);
-  (void)sim.run(
-      std::chrono::seconds(1), [](Simulation&) { return false; }, [](Simulation&) {});
+  idle(sim, std::chrono::seconds(1));
   CHECK(sim.client().max_datagram_size() == 9000);
   CHECK(sim.client().stats().pmtu_probes_sent == 2);
 }
@@ -262,9 +268,7 @@ TEST_CASE("path MTU discovery: the peer's max_datagram_size bounds the probes") 
   Simulation sim(config(), small, milliseconds(5), {}, 5);
   sim.set_path_limit(9000);
   Transfer transfer{1, 200, 20000, {}, {}, {}, 0};
-  REQUIRE(sim.run(
-      std::chrono::seconds(30), [&](Simulation& s) { return transfer.done(s); },
-      [&](Simulation& s) { transfer.step(s); }));
+  REQUIRE(run_transfer(sim, transfer, std::chrono::seconds(30)));
   CHECK(transfer.mismatches == 0);
   CHECK(sim.client().max_datagram_size() == 2000);
   CHECK(sim.server()->max_datagram_size() == 2000);
@@ -278,13 +282,10 @@ TEST_CASE("path MTU discovery: past a black hole the search settles below it, no
   Simulation sim(config(), config(), milliseconds(10), faults, 6);
   sim.set_path_limit(9000);
   Transfer transfer{2, 300, 20000, {}, {}, {}, 0};
-  REQUIRE(sim.run(
-      std::chrono::seconds(60), [&](Simulation& s) { return transfer.done(s); },
-      [&](Simulation& s) { transfer.step(s); }));
+  REQUIRE(run_transfer(sim, transfer, std::chrono::seconds(60)));
   CHECK(transfer.mismatches == 0);
   // The search goes on while the connection idles: each lost probe is found by a PTO.
-  (void)sim.run(
-      std::chrono::seconds(5), [](Simulation&) { return false; }, [](Simulation&) {});
+  idle(sim, std::chrono::seconds(5));
   std::uint64_t probes_lost = 0;
   for (Connection* c : {&sim.client(), sim.server()}) {
     const auto stats = c->stats();
