@@ -13,9 +13,17 @@ namespace dwcp::proto {
 
 inline constexpr std::uint64_t kMaxPacketNumber = kMaxVarint;
 
-// Bytes to send `packet_number` in, when `largest_acked` is the largest number the peer has
-// acknowledged (or no packet has been acknowledged: pass `no_ack`): enough to represent
-// twice the unacknowledged range.
+// The length dwcp's senders use: the longest. RFC 9000's shortest safe length (below) counts
+// on packet protection to reject a number recovered wrongly, and a CRC does not: a packet
+// held back in the network until the receiver's window moved past half its truncated range
+// would be read as a number still to come. Acknowledging it would acknowledge data the real
+// packet carried, which the receiver then drops as a duplicate. Four bytes put that half
+// range at 2^31 packets.
+inline constexpr std::size_t kSentPacketNumberLength = 4;
+
+// The fewest bytes to send `packet_number` in, when `largest_acked` is the largest number
+// the peer has acknowledged (or no packet has been acknowledged: pass `no_ack`): enough to
+// represent twice the unacknowledged range (RFC 9000 §17.1).
 inline constexpr std::uint64_t kNoAck = ~std::uint64_t{0};
 constexpr std::size_t packet_number_length(std::uint64_t packet_number,
                                            std::uint64_t largest_acked) noexcept {

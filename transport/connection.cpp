@@ -275,7 +275,7 @@ bool Connection::pmtu_probe_due() const noexcept {
 std::size_t Connection::send_pmtu_probe(std::span<std::byte> out, Instant now) {
   const std::uint64_t pn = next_packet_number_;
   auto packet = proto::PacketBuilder::short_header(out.first(probe_size_), remote_id_, pn,
-                                                   packet_number_length());
+                                                   proto::kSentPacketNumberLength);
   if (!packet || !packet->add(proto::PmtuProbeFrame{probe_size_}) || !packet->pad_to(probe_size_)) {
     return 0;
   }
@@ -584,11 +584,6 @@ void Connection::report_losses(const RecoveryOutcome& outcome, Instant now) {
 
 // ---- sending ----
 
-std::size_t Connection::packet_number_length() const noexcept {
-  return proto::packet_number_length(next_packet_number_,
-                                     loss_.has_acked() ? loss_.largest_acked() : proto::kNoAck);
-}
-
 void Connection::record_sent(const SentPacket& packet, Instant now) {
   // Held back by the application or by the peer's credit, the sender does not fill the
   // window: its delivery-rate samples then say nothing of the path (they are app-limited),
@@ -648,7 +643,7 @@ std::size_t Connection::send_handshake(std::span<std::byte> out, Instant now) {
   const std::uint64_t pn = next_packet_number_;
   const auto type = is_client_ ? proto::PacketType::initial : proto::PacketType::handshake;
   auto packet = proto::PacketBuilder::long_header(out, type, remote_id_, local_id_, pn,
-                                                  packet_number_length());
+                                                  proto::kSentPacketNumberLength);
   if (!packet) return 0;
   SentPacket sent;
   sent.packet_number = pn;
@@ -684,8 +679,8 @@ std::size_t Connection::send_close(std::span<std::byte> out, Instant now) {
   auto packet =
       is_client_ && !server_hello_received_
           ? proto::PacketBuilder::long_header(out, proto::PacketType::initial, remote_id_,
-                                              local_id_, pn, packet_number_length())
-          : proto::PacketBuilder::short_header(out, remote_id_, pn, packet_number_length());
+                                              local_id_, pn, proto::kSentPacketNumberLength)
+          : proto::PacketBuilder::short_header(out, remote_id_, pn, proto::kSentPacketNumberLength);
   if (!packet) return 0;
   const std::string& reason = close_reason_->reason;
   const auto reason_bytes =
@@ -745,7 +740,8 @@ std::size_t Connection::send_data(std::span<std::byte> out, Instant now) {
   if (!ack_due && !(may_send && (probing || control_due || data_waiting))) return 0;
 
   const std::uint64_t pn = next_packet_number_;
-  auto packet = proto::PacketBuilder::short_header(out, remote_id_, pn, packet_number_length());
+  auto packet =
+      proto::PacketBuilder::short_header(out, remote_id_, pn, proto::kSentPacketNumberLength);
   if (!packet) return 0;
   SentPacket& sent = loss_.prepare_packet();
   sent.packet_number = pn;

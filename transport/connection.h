@@ -280,7 +280,6 @@ class Connection {
   void add_stream_frames(proto::PacketBuilder& packet, SentPacket& sent,
                          std::uint64_t& stream_bytes);
   void record_sent(const SentPacket& packet, Instant now);
-  [[nodiscard]] std::size_t packet_number_length() const noexcept;
   [[nodiscard]] Duration idle_timeout() const noexcept;
 
   ConnectionConfig config_;

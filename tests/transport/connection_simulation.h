@@ -27,6 +27,9 @@ struct LinkFaults {
   double reorder = 0;  // extra delay of up to 5 ms for this datagram
   double duplicate = 0;
   double corrupt = 0;
+  // A copy of this datagram comes 50 ms late, after hundreds of newer ones (a path that
+  // holds a packet back: a retransmitting radio link, a route flap).
+  double stale_copy = 0;
   std::size_t drop_above = 0;  // larger datagrams vanish (a path MTU black hole); 0: none
 };
 
@@ -115,6 +118,10 @@ class Simulation {
       const int copies = chance(faults_.duplicate) ? 2 : 1;
       for (int c = 0; c < copies; ++c) {
         wire_.push(Datagram{now_ + delay, sequence_++, !from_server, bytes});
+      }
+      if (chance(faults_.stale_copy)) {
+        wire_.push(Datagram{now_ + delay + std::chrono::milliseconds(50), sequence_++, !from_server,
+                            bytes});
       }
     }
     FAIL("an endpoint never stops sending");
