@@ -23,7 +23,7 @@ void Pacer::set_rate(Bandwidth rate, Instant now) noexcept {
   rate_ = rate;
   const std::uint64_t per_ms = rate == 0 ? 0 : bytes_in(rate, std::chrono::milliseconds(1));
   quantum_ = quantum_for(rate, max_datagram_size_);
-  depth_ = std::max(quantum_, per_ms);
+  depth_ = rate == 0 ? quantum_ : std::max(2 * quantum_, per_ms);
   tokens_ = std::min(tokens_, depth_);
 }
 
