@@ -24,6 +24,11 @@ constexpr double kPacingMargin = 0.99;
 
 constexpr double kFullBwGrowth = 1.25;
 constexpr std::uint64_t kFullBwRounds = 3;
+// Startup also ends when the first RTT samples of a round all stand this far above the min
+// RTT (an eighth of it, clamped as HyStart++ does, RFC 9406 §4.2).
+constexpr std::uint64_t kRoundOpeningSamples = 8;
+constexpr Duration kStartupQueueFloor = milliseconds(4);
+constexpr Duration kStartupQueueCap = milliseconds(16);
 
 constexpr Duration kProbeRttDuration = milliseconds(200);
 // ProbeRTT holds half the BDP in flight (BBRv2), not four datagrams: the queue drains as
@@ -174,7 +179,13 @@ void BbrController::on_ack(const AckEvent& ack) noexcept {
   round_start_ = false;
   if (rate.delivered > 0 && rate.prior_delivered >= next_round_delivered_) start_round(ack);
   round_max_rtt_ = std::max(round_max_rtt_, rate.rtt);
-  if (rate.rtt > Duration::zero()) round_min_rtt_ = std::min(round_min_rtt_, rate.rtt);
+  if (rate.rtt > Duration::zero()) {
+    round_min_rtt_ = std::min(round_min_rtt_, rate.rtt);
+    if (round_rtt_samples_ < kRoundOpeningSamples) {
+      round_opening_min_rtt_ = std::min(round_opening_min_rtt_, rate.rtt);
+      ++round_rtt_samples_;
+    }
+  }
 
   if (rate.delivery_rate > 0) {
     const bool limited = rate.is_app_limited || sender_limited_;
@@ -250,6 +261,15 @@ void BbrController::start_round(const AckEvent& ack) noexcept {
   standing_queue_ = round_min_rtt_ != Duration::max() && min_rtt_ != Duration::max() &&
                     round_min_rtt_ > min_rtt_ + standing_queue_margin();
   round_min_rtt_ = Duration::max();
+  round_opening_min_rtt_ = Duration::max();
+  round_rtt_samples_ = 0;
+}
+
+bool BbrController::round_opens_on_queue() const noexcept {
+  return min_rtt_ != Duration::max() && round_opening_min_rtt_ != Duration::max() &&
+         round_opening_min_rtt_ >
+             min_rtt_ + std::clamp(std::chrono::duration_cast<Duration>(min_rtt_ / 8),
+                                   Duration{kStartupQueueFloor}, Duration{kStartupQueueCap});
 }
 
 bool BbrController::round_saw_queue() const noexcept {
@@ -303,9 +323,21 @@ void BbrController::end_round_loss_check() noexcept {
 }
 
 void BbrController::check_startup_done() noexcept {
-  if (state_ != BbrState::startup || full_bw_reached_ || !round_start_) return;
+  if (state_ != BbrState::startup || full_bw_reached_) return;
   if (last_sample_app_limited_) return;
   const Bandwidth bw = max_bw_.best();
+  if (!round_start_) {
+    // A round's first ACKs answer packets the last round sent: when they all come late, that
+    // round's flight already overfilled the pipe. Waiting for the round to end (its ACKs take
+    // as long as the queue grew) lets the flight double once more: on a 600 ms path with a
+    // one-BDP buffer, 1.5 s more of a full queue and over a hundred drops.
+    if (round_rtt_samples_ == kRoundOpeningSamples && round_opens_on_queue() &&
+        static_cast<double>(bw) < kFullBwGrowth * static_cast<double>(full_bw_)) {
+      full_bw_reached_ = true;
+      enter_drain();
+    }
+    return;
+  }
   // A round that did not grow the estimate by a quarter and ran over a queue all along (not
   // one RTT sample near the min): the bottleneck is busy, so the estimate is its rate.
   // Waiting for two more such rounds lets the flight grow on, ~3x past what fits: on a

@@ -9,7 +9,8 @@
 // loss is treated as noise, which is what keeps the rate up on lossy long paths.
 //
 // States: Startup (pacing gain 2.77, until the bandwidth stops growing by 25% for three
-// rounds, or a whole round's RTT samples show a queue, or loss is excessive) -> Drain (empty the
+// rounds, or a whole round's RTT samples or a round's first eight show a queue, or loss is
+// excessive) -> Drain (empty the
 // queue Startup built) -> ProbeBW (the eight-phase gain cycle 1.25, 0.75, 1 x 6, one phase per min
 // RTT) <-> ProbeRTT (window of half the BDP for 200 ms and a round, once no sample within 1/16 of
 // the min RTT has come for 10 s).
@@ -93,6 +94,8 @@ class BbrController final : public CongestionController {
   void end_round_loss_check() noexcept;
   // An RTT sample of this round stood well above the min RTT: a queue had built.
   [[nodiscard]] bool round_saw_queue() const noexcept;
+  // The first RTT samples of this round all stood above the min RTT (see kRoundOpeningSamples).
+  [[nodiscard]] bool round_opens_on_queue() const noexcept;
   void update_min_rtt(const AckEvent& ack) noexcept;
   void check_startup_done() noexcept;
   void enter_drain() noexcept;
@@ -165,6 +168,8 @@ class BbrController final : public CongestionController {
   std::uint64_t round_max_inflight_ = 0;
   Duration round_max_rtt_{};
   Duration round_min_rtt_ = Duration::max();
+  Duration round_opening_min_rtt_ = Duration::max();
+  std::uint64_t round_rtt_samples_ = 0;
   bool standing_queue_ = false;  // the last round's RTT never came near the min RTT
   // Whether the sender kept up with its pacing rate this round (see kSenderLimitedShare).
   Instant last_send_;
