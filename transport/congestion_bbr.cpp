@@ -312,10 +312,15 @@ void BbrController::end_round_loss_check() noexcept {
 
   // A round without excessive loss that was held back by inflight_hi: raise the bound,
   // doubling the step each such round so a bound set by a burst of bad luck recovers fast.
+  // Outside probing, only when the round ran without a queue: a flight that presses the
+  // bound over a queue is a pacing rate above the link's, and raising the bound then
+  // overflows the buffer again (a 1 Gbit/s, 10 ms path lost packets every second or so).
   if (state_ == BbrState::probe_bw && inflight_hi_ != kUnbounded) {
     const bool probing = cycle_index_ == kProbeUpPhase;
     const std::uint64_t cap = probing ? inflight_hi_ : scale(inflight_hi_, 1.0 - kHeadroom);
-    if (round_max_inflight_ + 2 * mss_ >= cap) {
+    const bool over_queue = round_min_rtt_ != Duration::max() && min_rtt_ != Duration::max() &&
+                            round_min_rtt_ > min_rtt_ + standing_queue_margin();
+    if (round_max_inflight_ + 2 * mss_ >= cap && (probing || !over_queue)) {
       inflight_hi_ += inflight_hi_growth_;
       inflight_hi_growth_ = std::min(2 * inflight_hi_growth_, inflight_hi_);
     }
