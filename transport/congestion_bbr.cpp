@@ -272,6 +272,13 @@ bool BbrController::round_opens_on_queue() const noexcept {
                                    Duration{kStartupQueueFloor}, Duration{kStartupQueueCap});
 }
 
+bool BbrController::startup_queue_seen(const AckEvent& ack) const noexcept {
+  return min_rtt_ != Duration::max() && ack.rate.rtt > Duration::zero() &&
+         ack.rate.rtt > min_rtt_ + std::clamp(std::chrono::duration_cast<Duration>(min_rtt_ / 8),
+                                              Duration{kStandingQueueFloor},
+                                              Duration{kStartupQueueCap});
+}
+
 bool BbrController::round_saw_queue() const noexcept {
   if (min_rtt_ == Duration::max()) return true;  // no model yet: take loss at its word
   const auto margin = std::max(std::chrono::duration_cast<Duration>(min_rtt_ * kQueueRttFraction),
@@ -312,15 +319,10 @@ void BbrController::end_round_loss_check() noexcept {
 
   // A round without excessive loss that was held back by inflight_hi: raise the bound,
   // doubling the step each such round so a bound set by a burst of bad luck recovers fast.
-  // Outside probing, only when the round ran without a queue: a flight that presses the
-  // bound over a queue is a pacing rate above the link's, and raising the bound then
-  // overflows the buffer again (a 1 Gbit/s, 10 ms path lost packets every second or so).
   if (state_ == BbrState::probe_bw && inflight_hi_ != kUnbounded) {
     const bool probing = cycle_index_ == kProbeUpPhase;
     const std::uint64_t cap = probing ? inflight_hi_ : scale(inflight_hi_, 1.0 - kHeadroom);
-    const bool over_queue = round_min_rtt_ != Duration::max() && min_rtt_ != Duration::max() &&
-                            round_min_rtt_ > min_rtt_ + standing_queue_margin();
-    if (round_max_inflight_ + 2 * mss_ >= cap && (probing || !over_queue)) {
+    if (round_max_inflight_ + 2 * mss_ >= cap) {
       inflight_hi_ += inflight_hi_growth_;
       inflight_hi_growth_ = std::min(2 * inflight_hi_growth_, inflight_hi_);
     }
@@ -486,7 +488,12 @@ void BbrController::update_window(const AckEvent& ack) noexcept {
   }
   if (full_bw_reached_) {
     window_ = std::min(window_ + ack.acked_bytes, target);
-  } else if (window_ < target || delivered_ < initial_window_) {
+  } else if (!startup_queue_seen(ack)) {
+    // Startup grows by what is acknowledged, doubling the flight each round as slow start
+    // does, not up to cwnd_gain x the estimate: the estimate trails the flight by a round,
+    // which held the growth to ~1.7x a round (a 600 ms path took 1.5 s longer to fill).
+    // An ACK that comes back over a queue stops the growth at once, before the round that
+    // built the queue doubles past what the buffer holds.
     window_ += ack.acked_bytes;
   }
   window_ = std::max(window_, minimum_window_);

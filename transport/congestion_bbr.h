@@ -8,7 +8,8 @@
 // loss rate exceeds 2% and whose RTT shows a queue (or whose loss rate exceeds 15%); other
 // loss is treated as noise, which is what keeps the rate up on lossy long paths.
 //
-// States: Startup (pacing gain 2.77, until the bandwidth stops growing by 25% for three
+// States: Startup (pacing gain 2.77, the window growing by what is acknowledged while ACKs
+// show no queue, until the bandwidth stops growing by 25% for three
 // rounds, or a whole round's RTT samples or a round's first eight show a queue, or loss is
 // excessive) -> Drain (empty the
 // queue Startup built) -> ProbeBW (the eight-phase gain cycle 1.25, 0.75, 1 x 6, one phase per min
@@ -96,6 +97,8 @@ class BbrController final : public CongestionController {
   [[nodiscard]] bool round_saw_queue() const noexcept;
   // The first RTT samples of this round all stood above the min RTT (see kRoundOpeningSamples).
   [[nodiscard]] bool round_opens_on_queue() const noexcept;
+  // This ACK's RTT sample stood above the min RTT by an eighth of it (1-16 ms).
+  [[nodiscard]] bool startup_queue_seen(const AckEvent& ack) const noexcept;
   void update_min_rtt(const AckEvent& ack) noexcept;
   void check_startup_done() noexcept;
   void enter_drain() noexcept;
