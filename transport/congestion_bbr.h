@@ -9,12 +9,11 @@
 // loss is treated as noise, which is what keeps the rate up on lossy long paths.
 //
 // States: Startup (pacing gain 2.77, the window growing by what is acknowledged while ACKs
-// show no queue, until the bandwidth stops growing by 25% for three
-// rounds, or a whole round's RTT samples or a round's first eight show a queue, or loss is
-// excessive) -> Drain (empty the
-// queue Startup built) -> ProbeBW (the eight-phase gain cycle 1.25, 0.75, 1 x 6, one phase per min
-// RTT) <-> ProbeRTT (window of half the BDP for 200 ms and a round, once no sample within 1/16 of
-// the min RTT has come for 10 s).
+// show no queue, until the bandwidth stops growing by 25% for three rounds, or a whole
+// round's RTT samples or a round's first eight show a queue, or loss is excessive) -> Drain
+// (empty the queue Startup built) -> ProbeBW (the eight-phase gain cycle 1.25, 0.75, 1 x 6,
+// one phase per min RTT) <-> ProbeRTT (window of half the BDP for 200 ms and a round, once no
+// sample within 1/16 of the min RTT has come for 10 s).
 #pragma once
 
 #include <array>

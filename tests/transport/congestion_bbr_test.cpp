@@ -368,6 +368,21 @@ TEST_CASE("an app-limited stretch does not collapse the bandwidth estimate") {
   CHECK(resumed >= 0.85);
 }
 
+TEST_CASE("in Startup a flow the application holds back earns no window beyond the model") {
+  // Startup's window grows by what is acknowledged; an application that offers 1 Mbit/s
+  // for 5 s would otherwise collect ~600 kB of window its ACKs never tested, and send it in
+  // one paced burst once it has more to say.
+  BbrController bbr{CongestionConfig{}};
+  LinkSimulator sim(bbr, wan_link());
+  sim.set_application_rate(k100Mbit / 100);
+  sim.run_for(seconds(5));
+  REQUIRE(bbr.state() == BbrState::startup);
+  const std::uint64_t model = bytes_in(bbr.max_bandwidth(), bbr.min_rtt());
+  MESSAGE("app-limited Startup: window " << bbr.congestion_window() << " bytes, model BDP "
+                                         << model);
+  CHECK(bbr.congestion_window() <= std::max<std::uint64_t>(2 * model + 3 * 2 * kMss, 32 * kMss));
+}
+
 TEST_CASE("excessive loss bounds the flight; a spurious loss removes the bound") {
   // Drive BBR through a round with 23% loss by hand (no queue: above 15% loss is
   // congestion regardless) and check inflight_hi is set, then undone.
