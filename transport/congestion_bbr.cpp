@@ -488,13 +488,16 @@ void BbrController::update_window(const AckEvent& ack) noexcept {
   }
   if (full_bw_reached_) {
     window_ = std::min(window_ + ack.acked_bytes, target);
-  } else if (!startup_queue_seen(ack) && (!ack.rate.is_app_limited || window_ < target)) {
+  } else if (!startup_queue_seen(ack) &&
+             (!ack.rate.is_app_limited || window_ < target || delivered_ < initial_window_)) {
     // Startup grows by what is acknowledged, doubling the flight each round as slow start
     // does, not up to cwnd_gain x the estimate: the estimate trails the flight by a round,
     // which held the growth to ~1.7x a round (a 600 ms path took 1.5 s longer to fill).
     // An ACK that comes back over a queue stops the growth at once, before the round that
     // built the queue doubles past what the buffer holds. A flight the application held
-    // back earns no more than the estimate allows: its ACKs say nothing of the path.
+    // back earns no more than the estimate allows: its ACKs say nothing of the path. The
+    // first window's ACKs are app-limited by construction (nothing was queued before the
+    // handshake) and grow it as before.
     window_ += ack.acked_bytes;
   }
   window_ = std::max(window_, minimum_window_);
