@@ -265,18 +265,19 @@ void BbrController::start_round(const AckEvent& ack) noexcept {
   round_rtt_samples_ = 0;
 }
 
+bool BbrController::above_min_rtt(Duration sample, Duration floor) const noexcept {
+  if (min_rtt_ == Duration::max() || sample == Duration::max()) return false;
+  const auto margin = std::clamp(std::chrono::duration_cast<Duration>(min_rtt_ / 8), floor,
+                                 Duration{kStartupQueueCap});
+  return sample > min_rtt_ + margin;
+}
+
 bool BbrController::round_opens_on_queue() const noexcept {
-  return min_rtt_ != Duration::max() && round_opening_min_rtt_ != Duration::max() &&
-         round_opening_min_rtt_ >
-             min_rtt_ + std::clamp(std::chrono::duration_cast<Duration>(min_rtt_ / 8),
-                                   Duration{kStartupQueueFloor}, Duration{kStartupQueueCap});
+  return above_min_rtt(round_opening_min_rtt_, kStartupQueueFloor);
 }
 
 bool BbrController::startup_queue_seen(const AckEvent& ack) const noexcept {
-  return min_rtt_ != Duration::max() && ack.rate.rtt > Duration::zero() &&
-         ack.rate.rtt > min_rtt_ + std::clamp(std::chrono::duration_cast<Duration>(min_rtt_ / 8),
-                                              Duration{kStandingQueueFloor},
-                                              Duration{kStartupQueueCap});
+  return ack.rate.rtt > Duration::zero() && above_min_rtt(ack.rate.rtt, kStandingQueueFloor);
 }
 
 bool BbrController::round_saw_queue() const noexcept {

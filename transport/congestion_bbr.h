@@ -94,6 +94,9 @@ class BbrController final : public CongestionController {
   void end_round_loss_check() noexcept;
   // An RTT sample of this round stood well above the min RTT: a queue had built.
   [[nodiscard]] bool round_saw_queue() const noexcept;
+  // `sample` stood above the min RTT by an eighth of it, clamped to [floor, 16 ms]; false
+  // before the first sample (Duration::max()).
+  [[nodiscard]] bool above_min_rtt(Duration sample, Duration floor) const noexcept;
   // The first RTT samples of this round all stood above the min RTT (see kRoundOpeningSamples).
   [[nodiscard]] bool round_opens_on_queue() const noexcept;
   // This ACK's RTT sample stood above the min RTT by an eighth of it (1-16 ms).

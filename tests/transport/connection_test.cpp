@@ -194,10 +194,7 @@ TEST_CASE("loss, reordering, duplication and corruption cost time, never bytes")
     const LinkFaults faults{0.05, 0.02, 0.01, 0.005};
     Simulation sim(config(algorithm), config(algorithm), milliseconds(10), faults, 3);
     Transfer transfer{3, 400, 4000, {}, {}, {}, 0};
-    const bool done = sim.run(
-        std::chrono::seconds(120), [&](Simulation& s) { return transfer.done(s); },
-        [&](Simulation& s) { transfer.step(s); });
-    REQUIRE(done);
+    REQUIRE(run_transfer(sim, transfer, std::chrono::seconds(120)));
     CHECK(transfer.mismatches == 0);
     const auto client = sim.client().stats();
     CHECK(client.packets_lost > 0);
@@ -220,10 +217,7 @@ TEST_CASE("a datagram that comes after hundreds of newer ones is not taken for a
     faults.stale_copy = 0.05;
     Simulation sim(config(algorithm), config(algorithm), milliseconds(10), faults, 11);
     Transfer transfer{3, 400, 4000, {}, {}, {}, 0};
-    const bool done = sim.run(
-        std::chrono::seconds(60), [&](Simulation& s) { return transfer.done(s); },
-        [&](Simulation& s) { transfer.step(s); });
-    REQUIRE(done);
+    REQUIRE(run_transfer(sim, transfer, std::chrono::seconds(60)));
     CHECK(transfer.mismatches == 0);
     CHECK(sim.server()->stats().duplicate_packets > 0);
   }
